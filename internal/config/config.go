@@ -1,0 +1,230 @@
+// Package config reads Inbound's settings from INBOUND_* environment
+// variables into one struct with defaults, validates them at start and
+// prints them with secrets masked.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the service. Field tags name the variable.
+type Config struct {
+	DatabaseURL          string        `env:"INBOUND_DATABASE_URL"`
+	RedisURL             string        `env:"INBOUND_REDIS_URL"`
+	RedisCluster         []string      `env:"INBOUND_REDIS_CLUSTER"`
+	CardnetURL           string        `env:"INBOUND_CARDNET_URL"`
+	DataDir              string        `env:"INBOUND_DATA_DIR"`
+	PartnerAddr          string        `env:"INBOUND_PARTNER_ADDR"`
+	AdminAddr            string        `env:"INBOUND_ADMIN_ADDR"`
+	MasterKey            string        `env:"INBOUND_MASTER_KEY"`
+	BootstrapKey         string        `env:"INBOUND_BOOTSTRAP_PARTNER_KEY"`
+	BootstrapStaff       string        `env:"INBOUND_BOOTSTRAP_STAFF_TOKEN"`
+	SanctionsDir         string        `env:"INBOUND_SANCTIONS_DIR"`
+	FXRates              string        `env:"INBOUND_FX_RATES"`
+	AutoRelease          time.Duration `env:"INBOUND_ESCROW_AUTO_RELEASE"`
+	QuoteTTL             time.Duration `env:"INBOUND_QUOTE_TTL"`
+	AccountValid         time.Duration `env:"INBOUND_ACCOUNT_VALIDITY"`
+	JobInterval          time.Duration `env:"INBOUND_JOB_INTERVAL"`
+	RateLimit            int           `env:"INBOUND_RATE_LIMIT"`
+	LogLevel             string        `env:"INBOUND_LOG_LEVEL"`
+	MaxBodyBytes         int64         `env:"INBOUND_MAX_BODY_BYTES"`
+	ShutdownGrace        time.Duration `env:"INBOUND_SHUTDOWN_GRACE"`
+	AllowPrivateWebhooks bool          `env:"INBOUND_WEBHOOK_ALLOW_PRIVATE"`
+}
+
+// Defaults returns the configuration with nothing set.
+func Defaults() Config {
+	return Config{
+		DataDir:       "./.inbound",
+		PartnerAddr:   ":8080",
+		AdminAddr:     ":8081",
+		AutoRelease:   240 * time.Hour,
+		QuoteTTL:      60 * time.Second,
+		AccountValid:  2160 * time.Hour,
+		JobInterval:   5 * time.Second,
+		RateLimit:     100,
+		LogLevel:      "info",
+		MaxBodyBytes:  1 << 20,
+		ShutdownGrace: 20 * time.Second,
+	}
+}
+
+// Load reads the variables through getenv over the defaults and validates.
+func Load(getenv func(string) string) (Config, error) {
+	c := Defaults()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	str("INBOUND_DATABASE_URL", &c.DatabaseURL)
+	str("INBOUND_REDIS_URL", &c.RedisURL)
+	if v := strings.TrimSpace(getenv("INBOUND_REDIS_CLUSTER")); v != "" {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.RedisCluster = append(c.RedisCluster, a)
+			}
+		}
+	}
+	str("INBOUND_CARDNET_URL", &c.CardnetURL)
+	str("INBOUND_DATA_DIR", &c.DataDir)
+	str("INBOUND_PARTNER_ADDR", &c.PartnerAddr)
+	str("INBOUND_ADMIN_ADDR", &c.AdminAddr)
+	str("INBOUND_MASTER_KEY", &c.MasterKey)
+	str("INBOUND_BOOTSTRAP_PARTNER_KEY", &c.BootstrapKey)
+	str("INBOUND_BOOTSTRAP_STAFF_TOKEN", &c.BootstrapStaff)
+	str("INBOUND_SANCTIONS_DIR", &c.SanctionsDir)
+	str("INBOUND_FX_RATES", &c.FXRates)
+	str("INBOUND_LOG_LEVEL", &c.LogLevel)
+	dur("INBOUND_ESCROW_AUTO_RELEASE", &c.AutoRelease)
+	dur("INBOUND_QUOTE_TTL", &c.QuoteTTL)
+	dur("INBOUND_ACCOUNT_VALIDITY", &c.AccountValid)
+	dur("INBOUND_JOB_INTERVAL", &c.JobInterval)
+	dur("INBOUND_SHUTDOWN_GRACE", &c.ShutdownGrace)
+	if v := strings.TrimSpace(getenv("INBOUND_RATE_LIMIT")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("INBOUND_RATE_LIMIT: %q is not a whole number >= 0", v))
+		} else {
+			c.RateLimit = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("INBOUND_MAX_BODY_BYTES")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			errs = append(errs, fmt.Errorf("INBOUND_MAX_BODY_BYTES: %q must be a number >= 1024", v))
+		} else {
+			c.MaxBodyBytes = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("INBOUND_WEBHOOK_ALLOW_PRIVATE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("INBOUND_WEBHOOK_ALLOW_PRIVATE: %q is not a boolean", v))
+		}
+		c.AllowPrivateWebhooks = b
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values that parsing alone cannot.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("INBOUND_DATABASE_URL: must be a postgres:// URL"))
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, errors.New("INBOUND_REDIS_URL: must be a redis:// or rediss:// URL"))
+		}
+	}
+	if c.RedisURL != "" && len(c.RedisCluster) > 0 {
+		errs = append(errs, errors.New("set INBOUND_REDIS_URL or INBOUND_REDIS_CLUSTER, not both"))
+	}
+	if c.CardnetURL != "" {
+		u, err := url.Parse(c.CardnetURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("INBOUND_CARDNET_URL: must be an http(s) URL"))
+		}
+	}
+	for name, addr := range map[string]string{"INBOUND_PARTNER_ADDR": c.PartnerAddr, "INBOUND_ADMIN_ADDR": c.AdminAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if c.PartnerAddr == c.AdminAddr {
+		errs = append(errs, errors.New("INBOUND_PARTNER_ADDR and INBOUND_ADMIN_ADDR must differ"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("INBOUND_DATA_DIR: must not be empty"))
+	}
+	if c.BootstrapKey != "" && (!strings.HasPrefix(c.BootstrapKey, "sk_") || len(c.BootstrapKey) < 24) {
+		errs = append(errs, errors.New("INBOUND_BOOTSTRAP_PARTNER_KEY: must start with sk_ and be at least 24 characters"))
+	}
+	if c.BootstrapStaff != "" && len(c.BootstrapStaff) < 24 {
+		errs = append(errs, errors.New("INBOUND_BOOTSTRAP_STAFF_TOKEN: must be at least 24 characters"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("INBOUND_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// Embedded reports whether storage is the embedded SQLite file.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// String prints every setting with secrets masked.
+func (c Config) String() string {
+	var b strings.Builder
+	row := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
+	row("INBOUND_DATABASE_URL", orDefault(maskURL(c.DatabaseURL), "(embedded sqlite)"))
+	row("INBOUND_REDIS_URL", orDefault(maskURL(c.RedisURL), "(in-process)"))
+	row("INBOUND_REDIS_CLUSTER", strings.Join(c.RedisCluster, ","))
+	row("INBOUND_CARDNET_URL", orDefault(c.CardnetURL, "(in-process simulator)"))
+	row("INBOUND_DATA_DIR", c.DataDir)
+	row("INBOUND_PARTNER_ADDR", c.PartnerAddr)
+	row("INBOUND_ADMIN_ADDR", c.AdminAddr)
+	row("INBOUND_MASTER_KEY", mask(c.MasterKey))
+	row("INBOUND_BOOTSTRAP_PARTNER_KEY", mask(c.BootstrapKey))
+	row("INBOUND_BOOTSTRAP_STAFF_TOKEN", mask(c.BootstrapStaff))
+	row("INBOUND_SANCTIONS_DIR", orDefault(c.SanctionsDir, "(built-in sample)"))
+	row("INBOUND_FX_RATES", orDefault(c.FXRates, "(built-in)"))
+	row("INBOUND_ESCROW_AUTO_RELEASE", c.AutoRelease.String())
+	row("INBOUND_QUOTE_TTL", c.QuoteTTL.String())
+	row("INBOUND_ACCOUNT_VALIDITY", c.AccountValid.String())
+	row("INBOUND_JOB_INTERVAL", c.JobInterval.String())
+	row("INBOUND_RATE_LIMIT", strconv.Itoa(c.RateLimit))
+	row("INBOUND_LOG_LEVEL", c.LogLevel)
+	return b.String()
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "****"
+}
+
+func maskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,222 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/inbound-gateway/inbound/internal/money"
+)
+
+// decodeJSON reads body into dst strictly: valid JSON, one object, no
+// unknown fields at any depth (param names the field), money objects checked
+// with their path ("amount.value"), then the validator tags of dst.
+func (s *Server) decodeJSON(body []byte, dst any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) {
+		return newError("invalid_json", "", "")
+	}
+	if body[0] != '{' {
+		return newError("invalid_json", "", "The request body must be a JSON object.")
+	}
+	if err := checkShape(body, reflect.TypeOf(dst).Elem(), ""); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return newError("parameter_invalid", te.Field, fmt.Sprintf("%s must be of type %s.", orRoot(te.Field), jsonKind(te.Type)))
+		}
+		return newError("invalid_json", "", "")
+	}
+	if err := s.validate.Struct(dst); err != nil {
+		return validationError(err)
+	}
+	return nil
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "The body"
+	}
+	return p
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return t.Kind().String()
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// checkShape walks raw along t, refusing unknown object keys and running
+// custom unmarshalers (money) so their errors carry the field path.
+func checkShape(raw json.RawMessage, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		v := reflect.New(t)
+		if err := v.Interface().(json.Unmarshaler).UnmarshalJSON(raw); err != nil {
+			var pe *money.ParseError
+			if errors.As(err, &pe) {
+				param := join(path, pe.Field)
+				if pe.Field == "" {
+					param = path
+				}
+				e, _ := toAPIError(err)
+				e.Param = param
+				e.Message = moneyMessage(param, pe)
+				return e
+			}
+			return newError("parameter_invalid", path, "")
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return newError("parameter_invalid", path, fmt.Sprintf("%s must be an object.", orRoot(path)))
+		}
+		fields := jsonFields(t)
+		for k, v := range obj {
+			ft, ok := fields[k]
+			if !ok {
+				return newError("unknown_field", join(path, k), fmt.Sprintf("Unknown field %q.", join(path, k)))
+			}
+			if err := checkShape(v, ft, join(path, k)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		var arr []json.RawMessage
+		if err := json.Unmarshal(raw, &arr); err != nil {
+			return newError("parameter_invalid", path, fmt.Sprintf("%s must be an array.", orRoot(path)))
+		}
+		for i, v := range arr {
+			if err := checkShape(v, t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func moneyMessage(param string, pe *money.ParseError) string {
+	switch {
+	case errors.Is(pe, money.ErrUnsupportedCurrency):
+		return fmt.Sprintf("%s is not a supported currency.", param)
+	case errors.Is(pe, money.ErrTooPrecise):
+		return fmt.Sprintf("%s has more decimals than the currency allows.", param)
+	case errors.Is(pe, money.ErrOverflow):
+		return fmt.Sprintf("%s is out of range.", param)
+	case pe.Field == "value":
+		return fmt.Sprintf("%s must be a decimal string such as \"12.34\".", param)
+	}
+	return fmt.Sprintf("%s must be an object {\"value\": \"12.34\", \"currency\": \"CNY\"}.", param)
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	if k == "" {
+		return path
+	}
+	return path + "." + k
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := f.Name
+		if tag, ok := f.Tag.Lookup("json"); ok {
+			n, _, _ := strings.Cut(tag, ",")
+			if n == "-" {
+				continue
+			}
+			if n != "" {
+				name = n
+			}
+		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if n == "-" {
+			return ""
+		}
+		if n == "" {
+			return f.Name
+		}
+		return n
+	})
+	return v
+}
+
+// validationError reports the first failed validator tag.
+func validationError(err error) error {
+	var ve validator.ValidationErrors
+	if !errors.As(err, &ve) || len(ve) == 0 {
+		return newError("parameter_invalid", "", "")
+	}
+	fe := ve[0]
+	// Namespace is "Type.field.sub": drop the root type name.
+	param := fe.Namespace()
+	if _, rest, ok := strings.Cut(param, "."); ok {
+		param = rest
+	}
+	switch fe.Tag() {
+	case "required":
+		return newError("parameter_missing", param, fmt.Sprintf("%s is required.", param))
+	case "oneof":
+		return newError("parameter_invalid", param, fmt.Sprintf("%s must be one of: %s.", param, strings.ReplaceAll(fe.Param(), " ", ", ")))
+	case "max":
+		return newError("parameter_invalid", param, fmt.Sprintf("%s is too long (at most %s).", param, fe.Param()))
+	case "min":
+		return newError("parameter_invalid", param, fmt.Sprintf("%s is too short (at least %s).", param, fe.Param()))
+	}
+	return newError("parameter_invalid", param, fmt.Sprintf("%s is invalid.", param))
+}

@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/idempotency"
+	"github.com/inbound-gateway/inbound/internal/money"
+)
+
+// Error types of API.md §1.
+const (
+	typeInvalidRequest = "invalid_request_error"
+	typeAuthentication = "authentication_error"
+	typePermission     = "permission_error"
+	typeNotFound       = "not_found"
+	typeConflict       = "conflict"
+	typeIdempotency    = "idempotency_error"
+	typeKYC            = "kyc_error"
+	typeLimit          = "limit_error"
+	typeCard           = "card_error"
+	typeRateLimit      = "rate_limit_error"
+	typeAPI            = "api_error"
+)
+
+// apiError is an error as the client sees it.
+type apiError struct {
+	Status      int            `json:"-"`
+	Type        string         `json:"type"`
+	Code        string         `json:"code"`
+	Message     string         `json:"message"`
+	Param       string         `json:"param,omitempty"`
+	DeclineCode string         `json:"decline_code,omitempty"`
+	RequestID   string         `json:"request_id"`
+	Extra       map[string]any `json:"-"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// code is an entry of the catalogue: every code the API can return, with
+// its status, type and default message. Codes are stable API surface.
+type code struct {
+	status  int
+	typ     string
+	message string
+}
+
+var catalogue = map[string]code{
+	"invalid_json":            {400, typeInvalidRequest, "The request body is not valid JSON."},
+	"unknown_field":           {400, typeInvalidRequest, "The request has a field this endpoint does not take."},
+	"parameter_missing":       {400, typeInvalidRequest, "A required parameter is missing."},
+	"parameter_invalid":       {400, typeInvalidRequest, "A parameter has an invalid value."},
+	"amount_invalid":          {400, typeInvalidRequest, "The amount is not a valid money value for its currency."},
+	"currency_unsupported":    {400, typeInvalidRequest, "The currency is not supported."},
+	"idempotency_key_missing": {400, typeInvalidRequest, "This request needs an Idempotency-Key header."},
+	"idempotency_key_invalid": {400, typeInvalidRequest, "The Idempotency-Key header must be 1-255 printable ASCII characters."},
+	"request_too_large":       {413, typeInvalidRequest, "The request body is too large."},
+	"method_not_allowed":      {405, typeInvalidRequest, "This method is not allowed on this path."},
+	"route_not_found":         {404, typeNotFound, "No such route."},
+	"resource_missing":        {404, typeNotFound, "No such object."},
+	"unauthenticated":         {401, typeAuthentication, "Missing or invalid API credentials."},
+	"forbidden":               {403, typePermission, "Your role does not allow this action."},
+	"idempotency_in_progress": {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
+	"idempotency_key_reused":  {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
+	"rate_limited":            {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
+	"internal_error":          {500, typeAPI, "Something went wrong on our side. It has been logged; retry with the same Idempotency-Key."},
+	"service_unavailable":     {503, typeAPI, "The service is temporarily unavailable."},
+}
+
+// mapping ties a domain sentinel to a catalogue code: the one table of the
+// error model. Matching is errors.Is only.
+type mapping struct {
+	err  error
+	code string
+}
+
+var errorTable = []mapping{
+	{auth.ErrUnauthenticated, "unauthenticated"},
+	{auth.ErrForbidden, "forbidden"},
+	{auth.ErrNotFound, "resource_missing"},
+	{auth.ErrInvalidRole, "parameter_invalid"},
+	{auth.ErrInvalidName, "parameter_invalid"},
+	{idempotency.ErrKeyReused, "idempotency_key_reused"},
+	{idempotency.ErrInProgress, "idempotency_in_progress"},
+	{idempotency.ErrKeyMissing, "idempotency_key_missing"},
+	{idempotency.ErrKeyInvalid, "idempotency_key_invalid"},
+	{money.ErrUnsupportedCurrency, "currency_unsupported"},
+	{money.ErrInvalid, "amount_invalid"},
+	{money.ErrTooPrecise, "amount_invalid"},
+	{money.ErrNotPositive, "amount_invalid"},
+	{money.ErrOverflow, "amount_invalid"},
+	{money.ErrCurrencyMismatch, "amount_invalid"},
+}
+
+// newError builds a client error from a catalogue code.
+func newError(codeName, param, message string) *apiError {
+	c, ok := catalogue[codeName]
+	if !ok {
+		panic("httpapi: code not in catalogue: " + codeName)
+	}
+	if message == "" {
+		message = c.message
+	}
+	return &apiError{Status: c.status, Type: c.typ, Code: codeName, Message: message, Param: param}
+}
+
+// paramError is implemented by domain errors that know which request field
+// they are about.
+type paramError interface{ ParamName() string }
+
+// toAPIError turns any error into what the client sees. Unknown errors are
+// 500 internal_error with a clean message; the caller logs the chain.
+func toAPIError(err error) (*apiError, bool) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	for _, m := range errorTable {
+		if errors.Is(err, m.err) {
+			e := newError(m.code, "", "")
+			if msg := publicMessage(err, m.err); msg != "" {
+				e.Message = msg
+			}
+			var pe paramError
+			if errors.As(err, &pe) {
+				e.Param = pe.ParamName()
+			}
+			var mp *money.ParseError
+			if errors.As(err, &mp) && e.Param == "" {
+				e.Param = mp.Field
+			}
+			return e, true
+		}
+	}
+	return newError("internal_error", "", ""), false
+}
+
+// publicMessage returns a message for the client: the sentinel's text with
+// its package prefix removed. Wrapped context may hold internals, so only
+// the sentinel is shown.
+func publicMessage(_ error, sentinel error) string {
+	msg := sentinel.Error()
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == ':' && i+2 < len(msg) {
+			return upperFirst(msg[i+2:]) + "."
+		}
+	}
+	return upperFirst(msg) + "."
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	if s[0] >= 'a' && s[0] <= 'z' {
+		return string(s[0]-32) + s[1:]
+	}
+	return s
+}
+
+func statusText(code int) string { return fmt.Sprintf("%d %s", code, http.StatusText(code)) }

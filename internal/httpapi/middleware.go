@@ -1,0 +1,357 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-redis/redis_rate/v10"
+	"gorm.io/gorm"
+
+	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/idempotency"
+	"github.com/inbound-gateway/inbound/internal/ids"
+)
+
+const (
+	ctxRequestID = "inbound.request_id"
+	ctxPartner   = "inbound.partner"
+	ctxStaff     = "inbound.staff"
+	ctxIdem      = "inbound.idempotency"
+	ctxBody      = "inbound.body"
+)
+
+func (s *Server) requestID(c *gin.Context) {
+	id := ids.New(ids.Request)
+	c.Set(ctxRequestID, id)
+	c.Header("Request-Id", id)
+	c.Next()
+}
+
+func requestIDOf(c *gin.Context) string {
+	v, _ := c.Get(ctxRequestID)
+	id, _ := v.(string)
+	return id
+}
+
+func partnerOf(c *gin.Context) (auth.Partner, bool) {
+	v, ok := c.Get(ctxPartner)
+	if !ok {
+		return auth.Partner{}, false
+	}
+	p, ok := v.(auth.Partner)
+	return p, ok
+}
+
+func staffOf(c *gin.Context) (auth.Staff, bool) {
+	v, ok := c.Get(ctxStaff)
+	if !ok {
+		return auth.Staff{}, false
+	}
+	st, ok := v.(auth.Staff)
+	return st, ok
+}
+
+// recoverPanic turns a panic into a 500 in the error shape; the stack goes
+// to the log, nothing of it to the client.
+func (s *Server) recoverPanic(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.Log.ErrorContext(c.Request.Context(), "panic", "panic", fmt.Sprint(p), "route", c.FullPath(), "request_id", requestIDOf(c))
+			s.fail(c, fmt.Errorf("panic: %v", p))
+		}
+	}()
+	c.Next()
+}
+
+// limitBody caps and reads the body once, so decoding and the idempotency
+// fingerprint see the same bytes.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.Body == nil || c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
+		c.Next()
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(c, newError("request_too_large", "", fmt.Sprintf("The request body is larger than %d bytes.", s.MaxBodyBytes)))
+			return
+		}
+		s.fail(c, newError("invalid_json", "", "The request body could not be read."))
+		return
+	}
+	// Bodies are always read as JSON whatever the Content-Type says, so a
+	// bare `curl -d` works; anything that is not JSON is invalid_json.
+	c.Set(ctxBody, body)
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	c.Next()
+}
+
+func bodyOf(c *gin.Context) []byte {
+	v, _ := c.Get(ctxBody)
+	b, _ := v.([]byte)
+	return b
+}
+
+func bearer(c *gin.Context) string {
+	h := c.GetHeader("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// partnerAuth puts the partner owning the bearer key on the context.
+func (s *Server) partnerAuth(c *gin.Context) {
+	p, err := s.Auth.AuthenticatePartner(c.Request.Context(), bearer(c))
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="inbound"`)
+		s.fail(c, err)
+		return
+	}
+	c.Set(ctxPartner, p)
+	c.Next()
+}
+
+// staffAuth puts the staff member owning the bearer token on the context.
+func (s *Server) staffAuth(c *gin.Context) {
+	st, err := s.Auth.AuthenticateStaff(c.Request.Context(), bearer(c))
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="inbound-admin"`)
+		s.fail(c, err)
+		return
+	}
+	c.Set(ctxStaff, st)
+	c.Next()
+}
+
+// role refuses staff below min.
+func (s *Server) role(min auth.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st, ok := staffOf(c)
+		if !ok || !st.Role.Allows(min) {
+			s.fail(c, newError("forbidden", "", fmt.Sprintf("This action needs the %s role.", min)))
+			return
+		}
+		c.Next()
+	}
+}
+
+// rateLimit allows RateLimit requests per second per partner (GCRA in Redis,
+// burst equal to the rate). If Redis fails the request goes through: a rate
+// limit protects capacity, and losing Redis must not stop payments.
+func (s *Server) rateLimit(c *gin.Context) {
+	if s.RateLimit <= 0 {
+		c.Next()
+		return
+	}
+	p, _ := partnerOf(c)
+	res, err := s.limiter.Allow(c.Request.Context(), s.KV.Key("rate", p.ID), redis_rate.PerSecond(s.RateLimit))
+	if err != nil {
+		s.Log.WarnContext(c.Request.Context(), "rate limiter unavailable", "err", err)
+		c.Next()
+		return
+	}
+	c.Header("RateLimit-Limit", strconv.Itoa(s.RateLimit))
+	c.Header("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	if res.Allowed == 0 {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.RetryAfter.Seconds())))))
+		s.fail(c, newError("rate_limited", "", ""))
+		return
+	}
+	c.Next()
+}
+
+// pending is the idempotency state of one request.
+type pending struct {
+	scope, key, fingerprint, method, path string
+	saved                                 bool
+	body                                  []byte
+	status                                int
+}
+
+// lockTTL bounds how long a crashed request's key stays "in progress".
+const lockTTL = 2 * time.Minute
+
+func (s *Server) scopeOf(c *gin.Context) string {
+	if p, ok := partnerOf(c); ok {
+		return p.ID
+	}
+	if st, ok := staffOf(c); ok {
+		return st.ID
+	}
+	return ""
+}
+
+// idempotent implements API.md §1 idempotency for a POST route. With
+// required, a missing key is a 400.
+func (s *Server) idempotent(required bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := c.GetHeader("Idempotency-Key")
+		if key == "" {
+			if required {
+				s.fail(c, idempotency.ErrKeyMissing)
+				return
+			}
+			c.Next()
+			return
+		}
+		if err := idempotency.ValidKey(key); err != nil {
+			s.fail(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		p := &pending{scope: s.scopeOf(c), key: key, method: c.Request.Method, path: c.Request.URL.Path}
+		p.fingerprint = idempotency.Fingerprint(p.method, p.path, bodyOf(c))
+		if s.replayIfStored(c, p) {
+			return
+		}
+		guard, ok, err := idempotency.Lock(ctx, s.KV, p.scope, key, lockTTL)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !ok {
+			// The twin may have just finished.
+			if s.replayIfStored(c, p) {
+				return
+			}
+			s.fail(c, idempotency.ErrInProgress)
+			return
+		}
+		defer guard.Release(context.WithoutCancel(ctx))
+		// Stored between our first look and taking the lock?
+		if s.replayIfStored(c, p) {
+			return
+		}
+		c.Set(ctxIdem, p)
+		rec := &recorder{ResponseWriter: c.Writer}
+		c.Writer = rec
+		c.Next()
+		if p.saved || !storable(rec.Status()) {
+			return
+		}
+		err = s.idem.Save(context.WithoutCancel(ctx), s.record(p, rec.Status(), rec.buf.Bytes()))
+		if err != nil && !errors.Is(err, idempotency.ErrAlreadySaved) {
+			s.Log.ErrorContext(ctx, "idempotency: save response", "err", err, "request_id", requestIDOf(c))
+		}
+	}
+}
+
+// storable follows Stripe: a result is kept once the endpoint started
+// executing; validation failures, auth failures, rate limits, conflicts with
+// a concurrent twin and server errors are not kept, so a retry can succeed.
+func storable(status int) bool {
+	switch {
+	case status >= 500, status == 400, status == 401, status == 413, status == 415, status == 429:
+		return false
+	}
+	return true
+}
+
+func (s *Server) record(p *pending, status int, body []byte) idempotency.Record {
+	now := s.Now()
+	return idempotency.Record{Scope: p.scope, Key: p.key, Method: p.method, Path: p.path, Fingerprint: p.fingerprint,
+		Status: status, Body: body, CreatedAt: now, ExpiresAt: now.Add(idempotency.Retention)}
+}
+
+func (s *Server) replayIfStored(c *gin.Context, p *pending) bool {
+	rec, err := s.idem.Get(c.Request.Context(), p.scope, p.key, s.Now())
+	if err != nil {
+		s.fail(c, err)
+		return true
+	}
+	if rec == nil {
+		return false
+	}
+	if rec.Fingerprint != p.fingerprint {
+		s.fail(c, idempotency.ErrKeyReused)
+		return true
+	}
+	c.Header("Idempotent-Replayed", "true")
+	c.Data(rec.Status, "application/json; charset=utf-8", rec.Body)
+	c.Abort()
+	return true
+}
+
+// replayStored answers with the stored response of the current request's
+// key, after a twin won the race to commit.
+func (s *Server) replayStored(c *gin.Context) bool {
+	v, ok := c.Get(ctxIdem)
+	if !ok {
+		return false
+	}
+	p := v.(*pending)
+	p.saved = true // nothing more to store
+	return s.replayIfStored(c, p)
+}
+
+// txResponse returns a context whose domain transaction stores the response
+// rendered from the operation's result, so the change and its idempotent
+// response commit together. The handler then calls respond.
+func (s *Server) txResponse(ctx context.Context, c *gin.Context, status int, render func(result any) any) context.Context {
+	v, ok := c.Get(ctxIdem)
+	if !ok {
+		return ctx
+	}
+	p := v.(*pending)
+	return db.WithHook(ctx, func(tx *gorm.DB, result any) error {
+		body, err := jsonBody(render(result))
+		if err != nil {
+			return err
+		}
+		if err := s.idem.SaveTx(tx, s.record(p, status, body)); err != nil {
+			return err
+		}
+		p.saved, p.body, p.status = true, body, status
+		return nil
+	})
+}
+
+// respond writes the response: the bytes stored with the transaction when
+// there are any (so the first answer and every replay are identical), else
+// obj rendered now.
+func (s *Server) respond(c *gin.Context, status int, obj any) {
+	if v, ok := c.Get(ctxIdem); ok {
+		if p := v.(*pending); p.saved && p.body != nil {
+			c.Data(p.status, "application/json; charset=utf-8", p.body)
+			return
+		}
+	}
+	body, err := jsonBody(obj)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", body)
+}
+
+// recorder keeps a copy of the response body for the idempotency record.
+type recorder struct {
+	gin.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.buf.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) WriteString(s string) (int, error) {
+	r.buf.WriteString(s)
+	return r.ResponseWriter.WriteString(s)
+}

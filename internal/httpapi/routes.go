@@ -1,0 +1,27 @@
+package httpapi
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/inbound-gateway/inbound/internal/auth"
+)
+
+// partnerRoutes lists the whole partner API (API.md §2).
+func (s *Server) partnerRoutes(r *gin.Engine) {
+	v1 := r.Group("/v1", s.partnerAuth, s.rateLimit)
+	_ = v1
+}
+
+// adminRoutes lists the whole admin API (API.md §3).
+func (s *Server) adminRoutes(r *gin.Engine) {
+	a := r.Group("/admin/v1", s.staffAuth)
+	viewer := a.Group("", s.role(auth.Viewer))
+	supervisor := a.Group("", s.role(auth.Supervisor), s.idempotent(false))
+
+	viewer.GET("/audit", s.listAudit)
+
+	supervisor.POST("/partners", s.createPartner)
+	supervisor.POST("/partners/:id/rotate_key", s.rotatePartnerKey)
+	supervisor.POST("/partners/:id/disable", s.disablePartner)
+	supervisor.POST("/staff", s.createStaff)
+}

@@ -1,0 +1,159 @@
+// Package httpapi is the HTTP layer: the gin routers of the partner and the
+// admin API, their middleware (request ids, logging, metrics, recovery,
+// authentication, rate limits, idempotency, body limits), request decoding
+// and the one table that maps domain errors to API errors. It is the only
+// package that imports gin.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-playground/validator/v10"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/idempotency"
+	"github.com/inbound-gateway/inbound/internal/kv"
+	"github.com/inbound-gateway/inbound/internal/vault"
+)
+
+// Deps are what the servers need; run builds them explicitly.
+type Deps struct {
+	DB       *db.DB
+	KV       *kv.Store
+	Auth     *auth.Service
+	Vault    *vault.Vault
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	// RateLimit is requests per second per partner; 0 turns it off.
+	RateLimit    int
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+// Server holds the shared state of both routers.
+type Server struct {
+	Deps
+	validate *validator.Validate
+	idem     *idempotency.Store
+	limiter  *redis_rate.Limiter
+	metrics  *metrics
+}
+
+// NewServer builds the server; Partner and Admin return its two handlers.
+func NewServer(d Deps) (*Server, error) {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Log == nil || d.Registry == nil {
+		return nil, errors.New("httpapi: missing dependency")
+	}
+	if d.Now == nil {
+		d.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	m, err := newMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	return &Server{
+		Deps:     d,
+		validate: newValidator(),
+		idem:     idempotency.NewStore(d.DB, d.Vault),
+		limiter:  redis_rate.NewLimiter(d.KV.Client),
+		metrics:  m,
+	}, nil
+}
+
+func (s *Server) engine(api string) *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.ContextWithFallback = true
+	r.Use(s.requestID, s.observe(api), s.recoverPanic, s.limitBody)
+	r.NoRoute(func(c *gin.Context) { s.fail(c, newError("route_not_found", "", "")) })
+	r.NoMethod(func(c *gin.Context) { s.fail(c, newError("method_not_allowed", "", "")) })
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.handler))
+	r.GET("/openapi.json", s.openapi)
+	return r
+}
+
+// Partner is the partner API handler (default :8080).
+func (s *Server) Partner() http.Handler {
+	r := s.engine("partner")
+	s.partnerRoutes(r)
+	return r
+}
+
+// Admin is the admin API handler (default :8081).
+func (s *Server) Admin() http.Handler {
+	r := s.engine("admin")
+	s.adminRoutes(r)
+	return r
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	checks := gin.H{"database": "ok", "redis": "ok"}
+	ready := true
+	if err := s.DB.Ping(ctx); err != nil {
+		checks["database"] = "unavailable"
+		ready = false
+		s.Log.WarnContext(ctx, "readyz: database", "err", err)
+	}
+	if err := s.KV.Ping(ctx); err != nil {
+		checks["redis"] = "unavailable"
+		ready = false
+		s.Log.WarnContext(ctx, "readyz: redis", "err", err)
+	}
+	if !ready {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+}
+
+// fail writes err in the error shape and stops the chain. Errors that are
+// not client errors are logged with their full chain; the client sees a
+// clean message.
+func (s *Server) fail(c *gin.Context, err error) {
+	if errors.Is(err, idempotency.ErrAlreadySaved) {
+		// A twin execution committed first: answer with its response.
+		if s.replayStored(c) {
+			return
+		}
+	}
+	ae, known := toAPIError(err)
+	if !known {
+		s.Log.ErrorContext(c.Request.Context(), "request failed", "err", err, "route", c.FullPath(), "request_id", requestIDOf(c))
+	}
+	e := *ae
+	e.RequestID = requestIDOf(c)
+	body := map[string]any{"error": e}
+	if len(e.Extra) > 0 {
+		inner := map[string]any{}
+		b, _ := json.Marshal(e)
+		_ = json.Unmarshal(b, &inner)
+		for k, v := range e.Extra {
+			inner[k] = v
+		}
+		body = map[string]any{"error": inner}
+	}
+	c.AbortWithStatusJSON(e.Status, body)
+}
