@@ -156,7 +156,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
 		}
 	}
-	if c.PartnerAddr == c.AdminAddr {
+	// Port 0 asks the kernel for a free port, so two ":0" do not clash.
+	if c.PartnerAddr == c.AdminAddr && !strings.HasSuffix(c.PartnerAddr, ":0") {
 		errs = append(errs, errors.New("INBOUND_PARTNER_ADDR and INBOUND_ADMIN_ADDR must differ"))
 	}
 	if c.DataDir == "" {

@@ -13,7 +13,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -191,18 +190,4 @@ func (d *DB) ForUpdateSkipLocked(tx *gorm.DB) *gorm.DB {
 		return tx.Clauses(lockingClause("UPDATE", "SKIP LOCKED"))
 	}
 	return tx
-}
-
-// redactURL hides the password of a database URL for messages.
-func redactURL(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 {
-		return u
-	}
-	creds := u[scheme+3 : at]
-	if user, _, ok := strings.Cut(creds, ":"); ok {
-		return u[:scheme+3] + user + ":***" + u[at:]
-	}
-	return u
 }

@@ -10,7 +10,11 @@ import (
 // operation's result. The HTTP layer uses it to store the idempotent
 // response in the same transaction as the change it describes, so a crash
 // can never leave a change without its stored response (or the reverse).
-type Hook func(tx *gorm.DB, result any) error
+type Hook func(tx *Tx, result any) error
+
+// Tx is a database transaction, named here so that code outside the store
+// files can pass one along without importing gorm.
+type Tx = gorm.DB
 
 type hookKey struct{}
 

@@ -3,6 +3,7 @@ package db
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -12,8 +13,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Migrations live in migrations/NNNN_name.sql, applied in version order,
@@ -151,16 +150,7 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: migrate: %w", err)
 	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		applied[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := scanVersions(rows, applied); err != nil {
 		return nil, err
 	}
 
@@ -195,6 +185,18 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 	return done, nil
 }
 
+func scanVersions(rows *sql.Rows, into map[int]bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		into[v] = true
+	}
+	return rows.Err()
+}
+
 // bind rewrites ? placeholders to $n for PostgreSQL's database/sql driver.
 func bind(d Dialect, q string) string {
 	if d != Postgres {
@@ -225,5 +227,3 @@ func (d *DB) Applied(ctx context.Context) ([]int, error) {
 	}
 	return out, nil
 }
-
-var _ = gorm.ErrRecordNotFound

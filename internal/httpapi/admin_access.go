@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
@@ -23,7 +22,7 @@ type reasonOnly struct {
 // of this admin action, so the change and its record commit together.
 func (s *Server) audited(ctx context.Context, c *gin.Context, action, reason string, target func(result any) string) context.Context {
 	st, _ := staffOf(c)
-	return db.WithHook(ctx, func(tx *gorm.DB, result any) error {
+	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
 		_, err := audit.Record(tx, audit.Entry{
 			ActorID: st.ID, ActorRole: st.Role.String(), Action: action, Target: target(result),
 			Reason: reason, RequestID: requestIDOf(c), After: audit.Snapshot(result), CreatedAt: s.Now(),

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
-	"net/http"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
@@ -159,5 +157,3 @@ func upperFirst(s string) string {
 	}
 	return s
 }
-
-func statusText(code int) string { return fmt.Sprintf("%d %s", code, http.StatusText(code)) }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-redis/redis_rate/v10"
-	"gorm.io/gorm"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
@@ -309,7 +308,7 @@ func (s *Server) txResponse(ctx context.Context, c *gin.Context, status int, ren
 		return ctx
 	}
 	p := v.(*pending)
-	return db.WithHook(ctx, func(tx *gorm.DB, result any) error {
+	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
 		body, err := jsonBody(render(result))
 		if err != nil {
 			return err

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inbound-gateway/inbound/internal/testenv"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+type instance struct {
+	stdout, stderr *syncBuffer
+	partner, admin string
+	cancel         context.CancelFunc
+	done           chan error
+	stopOnce       sync.Once
+}
+
+var listenRE = regexp.MustCompile(`(partner|admin) API listening on (http://\S+)`)
+
+// start runs the program as main would, in a goroutine, and waits until both
+// APIs answer /healthz.
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	getenv := func(k string) string { return env[k] }
+	go func() { in.done <- run(ctx, []string{"serve"}, getenv, in.stdout, in.stderr) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range listenRE.FindAllStringSubmatch(in.stdout.String(), -1) {
+			if m[1] == "partner" {
+				in.partner = m[2]
+			} else {
+				in.admin = m[2]
+			}
+		}
+		if in.partner != "" && in.admin != "" {
+			if get(t, in.partner+"/healthz", "") == 200 && get(t, in.admin+"/healthz", "") == 200 {
+				t.Cleanup(func() { in.stop(t) })
+				return in
+			}
+		}
+		select {
+		case err := <-in.done:
+			t.Fatalf("run exited: %v\nstdout:\n%s\nstderr:\n%s", err, in.stdout, in.stderr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("did not start in time\nstdout:\n%s\nstderr:\n%s", in.stdout, in.stderr)
+	return nil
+}
+
+func (in *instance) stop(t *testing.T) {
+	in.stopOnce.Do(func() {
+		in.cancel()
+		select {
+		case err := <-in.done:
+			if err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("run did not stop")
+		}
+	})
+}
+
+func get(t *testing.T, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func loopbackEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"INBOUND_DATA_DIR":     t.TempDir(),
+		"INBOUND_PARTNER_ADDR": "127.0.0.1:0",
+		"INBOUND_ADMIN_ADDR":   "127.0.0.1:0",
+	}
+}
+
+var credRE = regexp.MustCompile(`partner secret key: (sk_\S+)\s+staff token \(supervisor\): (st_\S+)`)
+
+func TestEmbeddedStartPrintsWorkingCredentials(t *testing.T) {
+	env := loopbackEnv(t)
+	in := start(t, env)
+	m := credRE.FindStringSubmatch(in.stdout.String())
+	if m == nil {
+		t.Fatalf("no credentials printed:\n%s", in.stdout)
+	}
+	partnerKey, staffToken := m[1], m[2]
+	if code := get(t, in.admin+"/admin/v1/audit", staffToken); code != 200 {
+		t.Fatalf("staff token: %d", code)
+	}
+	if code := get(t, in.admin+"/admin/v1/audit", partnerKey); code != 401 {
+		t.Fatalf("partner key on admin API: %d", code)
+	}
+	if code := get(t, in.partner+"/readyz", ""); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+	// Secrets printed on stdout never reach the JSON logs.
+	if strings.Contains(in.stderr.String(), partnerKey) || strings.Contains(in.stderr.String(), staffToken) {
+		t.Fatal("credentials in logs")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(in.stderr.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+	}
+	in.stop(t)
+
+	// A restart keeps the same credentials and data.
+	again := start(t, env)
+	if m2 := credRE.FindStringSubmatch(again.stdout.String()); m2 == nil || m2[1] != partnerKey {
+		t.Fatalf("credentials changed across restart:\n%s", again.stdout)
+	}
+	if code := get(t, again.admin+"/admin/v1/audit", staffToken); code != 200 {
+		t.Fatalf("staff token after restart: %d", code)
+	}
+}
+
+func TestRunsAgainstPostgresAndRedis(t *testing.T) {
+	if !testenv.HasReal() {
+		t.Log("INBOUND_TEST_DATABASE_URL not set: embedded only")
+		return
+	}
+	b := testenv.Real(t)
+	env := loopbackEnv(t)
+	env["INBOUND_DATABASE_URL"] = b.DBURL
+	env["INBOUND_REDIS_URL"] = b.Redis
+	env["INBOUND_BOOTSTRAP_STAFF_TOKEN"] = "st_bootstrap_token_for_tests_0001"
+	env["INBOUND_BOOTSTRAP_PARTNER_KEY"] = "sk_bootstrap_key_for_tests_00001"
+	in := start(t, env)
+	if strings.Contains(in.stdout.String(), "development credentials") {
+		t.Fatal("generated dev credentials although bootstrap secrets are set")
+	}
+	if code := get(t, in.admin+"/admin/v1/audit", env["INBOUND_BOOTSTRAP_STAFF_TOKEN"]); code != 200 {
+		t.Fatalf("bootstrap staff token: %d", code)
+	}
+	if code := get(t, in.partner+"/readyz", ""); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+}
+
+func TestBadConfigurationFailsFast(t *testing.T) {
+	err := run(context.Background(), nil, func(k string) string {
+		if k == "INBOUND_QUOTE_TTL" {
+			return "forever"
+		}
+		return ""
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "INBOUND_QUOTE_TTL") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestSubcommands(t *testing.T) {
+	env := loopbackEnv(t)
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, getenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "migration") {
+		t.Fatalf("migrate: %v %s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"partners", "create", "-name", "Acme"}, getenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "sk_") {
+		t.Fatalf("partners create: %v %s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"staff", "create", "-name", "Ann", "-role", "agent"}, getenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "agent") {
+		t.Fatalf("staff create: %v %s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"staff", "create", "-name", "Ann", "-role", "god"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	out.Reset()
+	env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
+	if err := run(context.Background(), []string{"config"}, getenv, &out, io.Discard); err != nil || strings.Contains(out.String(), env["INBOUND_MASTER_KEY"]) {
+		t.Fatalf("config printed the master key: %s", out.String())
+	}
+}

@@ -1,0 +1,83 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Defaults(), c); diff != "" {
+		t.Fatal(diff)
+	}
+	if !c.Embedded() || c.PartnerAddr != ":8080" || c.AdminAddr != ":8081" || c.AutoRelease != 240*time.Hour ||
+		c.QuoteTTL != time.Minute || c.AccountValid != 2160*time.Hour || c.JobInterval != 5*time.Second || c.RateLimit != 100 {
+		t.Fatalf("defaults differ from API.md §4: %+v", c)
+	}
+}
+
+func TestLoadReadsEverything(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"INBOUND_DATABASE_URL":          "postgres://u:pw@db/inbound",
+		"INBOUND_REDIS_URL":             "redis://:redispw@cache:6379/0",
+		"INBOUND_CARDNET_URL":           "http://cardnet:8090",
+		"INBOUND_DATA_DIR":              "/var/lib/inbound",
+		"INBOUND_PARTNER_ADDR":          "0.0.0.0:9080",
+		"INBOUND_ADMIN_ADDR":            "127.0.0.1:9081",
+		"INBOUND_MASTER_KEY":            "bWFzdGVy",
+		"INBOUND_BOOTSTRAP_PARTNER_KEY": "sk_0123456789abcdefghijklmn",
+		"INBOUND_BOOTSTRAP_STAFF_TOKEN": "st_0123456789abcdefghijklmn",
+		"INBOUND_ESCROW_AUTO_RELEASE":   "1h",
+		"INBOUND_QUOTE_TTL":             "30s",
+		"INBOUND_ACCOUNT_VALIDITY":      "24h",
+		"INBOUND_JOB_INTERVAL":          "1s",
+		"INBOUND_RATE_LIMIT":            "0",
+		"INBOUND_SANCTIONS_DIR":         "/lists",
+		"INBOUND_FX_RATES":              "/rates.json",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embedded() || c.RateLimit != 0 || c.QuoteTTL != 30*time.Second || c.AdminAddr != "127.0.0.1:9081" || c.SanctionsDir != "/lists" {
+		t.Fatalf("not read: %+v", c)
+	}
+	s := c.String()
+	for _, secret := range []string{"pw@", "redispw", "bWFzdGVy", "sk_0123456789", "st_0123456789"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("String() shows a secret %q:\n%s", secret, s)
+		}
+	}
+	if !strings.Contains(s, "INBOUND_MASTER_KEY=****") || !strings.Contains(s, "postgres://u:xxxxx@db/inbound") {
+		t.Errorf("String() does not mask as expected:\n%s", s)
+	}
+}
+
+func TestLoadRefusesBadValues(t *testing.T) {
+	cases := map[string]map[string]string{
+		"mysql url":       {"INBOUND_DATABASE_URL": "mysql://x"},
+		"redis url":       {"INBOUND_REDIS_URL": "http://x"},
+		"both redis":      {"INBOUND_REDIS_URL": "redis://x", "INBOUND_REDIS_CLUSTER": "a:1,b:2"},
+		"duration":        {"INBOUND_QUOTE_TTL": "soon"},
+		"negative":        {"INBOUND_JOB_INTERVAL": "-1s"},
+		"rate":            {"INBOUND_RATE_LIMIT": "-5"},
+		"addr":            {"INBOUND_PARTNER_ADDR": "8080"},
+		"same addr":       {"INBOUND_PARTNER_ADDR": ":9000", "INBOUND_ADMIN_ADDR": ":9000"},
+		"short bootstrap": {"INBOUND_BOOTSTRAP_PARTNER_KEY": "sk_short"},
+		"no sk_ prefix":   {"INBOUND_BOOTSTRAP_PARTNER_KEY": "pk_0123456789abcdefghijklmn"},
+		"log level":       {"INBOUND_LOG_LEVEL": "loud"},
+		"cardnet":         {"INBOUND_CARDNET_URL": "cardnet:8090"},
+	}
+	for name, m := range cases {
+		if _, err := Load(env(m)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
