@@ -27,6 +27,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 const usage = `usage: inbound [command]
@@ -249,8 +250,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(d.SQL(), string(d.Dialect)))
+	hooks := webhook.New(d, vlt, log, webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks})
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		DB: d, KV: store, Auth: authSvc, Vault: vlt, Log: log, Registry: reg,
+		DB: d, KV: store, Auth: authSvc, Vault: vlt, Webhooks: hooks, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -293,6 +295,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { runner.Start(ctx) })
+	wg.Go(func() { hooks.Run(ctx, time.Second) })
 
 	var runErr error
 	select {

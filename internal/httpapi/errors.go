@@ -6,6 +6,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 // Error types of API.md §1.
@@ -60,6 +61,8 @@ var catalogue = map[string]code{
 	"resource_missing":        {404, typeNotFound, "No such object."},
 	"unauthenticated":         {401, typeAuthentication, "Missing or invalid API credentials."},
 	"forbidden":               {403, typePermission, "Your role does not allow this action."},
+	"url_not_allowed":         {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
+	"endpoint_limit_reached":  {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
 	"idempotency_in_progress": {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
 	"idempotency_key_reused":  {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
 	"rate_limited":            {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
@@ -70,26 +73,32 @@ var catalogue = map[string]code{
 // mapping ties a domain sentinel to a catalogue code: the one table of the
 // error model. Matching is errors.Is only.
 type mapping struct {
-	err  error
-	code string
+	err   error
+	code  string
+	param string
 }
 
 var errorTable = []mapping{
-	{auth.ErrUnauthenticated, "unauthenticated"},
-	{auth.ErrForbidden, "forbidden"},
-	{auth.ErrNotFound, "resource_missing"},
-	{auth.ErrInvalidRole, "parameter_invalid"},
-	{auth.ErrInvalidName, "parameter_invalid"},
-	{idempotency.ErrKeyReused, "idempotency_key_reused"},
-	{idempotency.ErrInProgress, "idempotency_in_progress"},
-	{idempotency.ErrKeyMissing, "idempotency_key_missing"},
-	{idempotency.ErrKeyInvalid, "idempotency_key_invalid"},
-	{money.ErrUnsupportedCurrency, "currency_unsupported"},
-	{money.ErrInvalid, "amount_invalid"},
-	{money.ErrTooPrecise, "amount_invalid"},
-	{money.ErrNotPositive, "amount_invalid"},
-	{money.ErrOverflow, "amount_invalid"},
-	{money.ErrCurrencyMismatch, "amount_invalid"},
+	{err: auth.ErrUnauthenticated, code: "unauthenticated"},
+	{err: auth.ErrForbidden, code: "forbidden"},
+	{err: auth.ErrNotFound, code: "resource_missing"},
+	{err: auth.ErrInvalidRole, code: "parameter_invalid"},
+	{err: auth.ErrInvalidName, code: "parameter_invalid"},
+	{err: idempotency.ErrKeyReused, code: "idempotency_key_reused"},
+	{err: idempotency.ErrInProgress, code: "idempotency_in_progress"},
+	{err: idempotency.ErrKeyMissing, code: "idempotency_key_missing"},
+	{err: idempotency.ErrKeyInvalid, code: "idempotency_key_invalid"},
+	{err: money.ErrUnsupportedCurrency, code: "currency_unsupported"},
+	{err: money.ErrInvalid, code: "amount_invalid"},
+	{err: money.ErrTooPrecise, code: "amount_invalid"},
+	{err: money.ErrNotPositive, code: "amount_invalid"},
+	{err: money.ErrOverflow, code: "amount_invalid"},
+	{err: money.ErrCurrencyMismatch, code: "amount_invalid"},
+	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
+	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
+	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
+	{err: webhook.ErrNotFound, code: "resource_missing"},
+	{err: webhook.ErrTooManyEndpoint, code: "endpoint_limit_reached"},
 }
 
 // newError builds a client error from a catalogue code.
@@ -117,7 +126,7 @@ func toAPIError(err error) (*apiError, bool) {
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
-			e := newError(m.code, "", "")
+			e := newError(m.code, m.param, "")
 			if msg := publicMessage(err, m.err); msg != "" {
 				e.Message = msg
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 // api is a running pair of servers over real listeners.
@@ -41,7 +42,8 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 	}
 	logs := &logBuffer{}
 	authSvc := auth.NewService(auth.NewStore(b.DB))
-	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Log: slog.New(slog.NewJSONHandler(logs, nil)),
+	wh := webhook.New(b.DB, v, slog.New(slog.NewJSONHandler(logs, nil)), webhook.Options{AllowPrivate: true})
+	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: wh, Log: slog.New(slog.NewJSONHandler(logs, nil)),
 		Registry: prometheus.NewRegistry(), RateLimit: 0}
 	for _, m := range mutate {
 		m(&d)

@@ -9,7 +9,11 @@ import (
 // partnerRoutes lists the whole partner API (API.md §2).
 func (s *Server) partnerRoutes(r *gin.Engine) {
 	v1 := r.Group("/v1", s.partnerAuth, s.rateLimit)
-	_ = v1
+
+	v1.POST("/webhook_endpoints", s.idempotent(true), s.createWebhookEndpoint)
+	v1.GET("/webhook_endpoints", s.listWebhookEndpoints)
+	v1.GET("/webhook_endpoints/:id", s.getWebhookEndpoint)
+	v1.DELETE("/webhook_endpoints/:id", s.deleteWebhookEndpoint)
 }
 
 // adminRoutes lists the whole admin API (API.md §3).

@@ -23,6 +23,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 // Deps are what the servers need; run builds them explicitly.
@@ -31,6 +32,7 @@ type Deps struct {
 	KV       *kv.Store
 	Auth     *auth.Service
 	Vault    *vault.Vault
+	Webhooks *webhook.Service
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
@@ -50,7 +52,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {

@@ -91,6 +91,17 @@ CREATE TRIGGER ledger_operations_no_truncate BEFORE TRUNCATE ON ledger_operation
 -- statement
 CREATE TRIGGER ledger_accounts_append_only BEFORE UPDATE OR DELETE ON ledger_accounts
     FOR EACH ROW EXECUTE FUNCTION refuse_change()
+-- statement
+CREATE TRIGGER ledger_accounts_no_truncate BEFORE TRUNCATE ON ledger_accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()
+-- statement
+-- Balance rows are updated in place, but never removed: that would lose
+-- the money they hold.
+CREATE TRIGGER ledger_balances_no_delete BEFORE DELETE ON ledger_balances
+    FOR EACH ROW EXECUTE FUNCTION refuse_change()
+-- statement
+CREATE TRIGGER ledger_balances_no_truncate BEFORE TRUNCATE ON ledger_balances
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()
 {{else}}
 CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE ON ledger_transfers
 BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only'); END
@@ -109,4 +120,7 @@ BEGIN SELECT RAISE(ABORT, 'ledger_accounts is append-only'); END
 -- statement
 CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts
 BEGIN SELECT RAISE(ABORT, 'ledger_accounts is append-only'); END
+-- statement
+CREATE TRIGGER ledger_balances_no_delete BEFORE DELETE ON ledger_balances
+BEGIN SELECT RAISE(ABORT, 'ledger_balances rows are never removed'); END
 {{end}}

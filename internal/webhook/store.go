@@ -1,0 +1,271 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/inbound-gateway/inbound/internal/db"
+)
+
+type endpointRow struct {
+	ID           string `gorm:"primaryKey"`
+	PartnerID    string
+	URL          string `gorm:"column:url"`
+	Events       string
+	Description  string
+	SecretSealed string
+	Status       string
+	CreatedAt    time.Time
+}
+
+func (endpointRow) TableName() string { return "webhook_endpoints" }
+
+func (r endpointRow) endpoint() Endpoint {
+	return Endpoint{ID: r.ID, PartnerID: r.PartnerID, URL: r.URL, Events: strings.Split(r.Events, ","),
+		Description: r.Description, Status: r.Status, CreatedAt: r.CreatedAt}
+}
+
+type eventRow struct {
+	ID        string `gorm:"primaryKey"`
+	PartnerID string
+	Type      string
+	Body      string
+	CreatedAt time.Time
+}
+
+func (eventRow) TableName() string { return "events" }
+
+type deliveryRow struct {
+	ID             int64 `gorm:"primaryKey"`
+	EventID        string
+	EndpointID     string
+	Status         string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+}
+
+func (deliveryRow) TableName() string { return "webhook_deliveries" }
+
+type attemptRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	DeliveryID  int64
+	AttemptedAt time.Time
+	StatusCode  int
+	Error       string
+	DurationMs  int
+}
+
+func (attemptRow) TableName() string { return "webhook_attempts" }
+
+// store is the gorm persistence of the package.
+type store struct{ db *db.DB }
+
+func (s store) createEndpoint(ctx context.Context, e Endpoint, sealed string) error {
+	return s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&endpointRow{}).Where("partner_id = ? AND status = 'enabled'", e.PartnerID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n >= MaxEndpoints {
+			return ErrTooManyEndpoint
+		}
+		r := endpointRow{ID: e.ID, PartnerID: e.PartnerID, URL: e.URL, Events: strings.Join(e.Events, ","),
+			Description: e.Description, SecretSealed: sealed, Status: e.Status, CreatedAt: e.CreatedAt}
+		if err := tx.Create(&r).Error; err != nil {
+			return fmt.Errorf("webhook: create endpoint: %w", err)
+		}
+		return db.RunHooks(ctx, tx, e)
+	})
+}
+
+func (s store) endpoint(ctx context.Context, partnerID, id string) (Endpoint, error) {
+	var r endpointRow
+	err := s.db.WithContext(ctx).Where("id = ? AND partner_id = ? AND status = 'enabled'", id, partnerID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Endpoint{}, ErrNotFound
+	}
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("webhook: endpoint: %w", err)
+	}
+	return r.endpoint(), nil
+}
+
+func (s store) listEndpoints(ctx context.Context, partnerID, after string, limit int) ([]Endpoint, bool, error) {
+	q := s.db.WithContext(ctx).Where("partner_id = ? AND status = 'enabled'", partnerID)
+	if after != "" {
+		q = q.Where("id < ?", after)
+	}
+	var rows []endpointRow
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, false, fmt.Errorf("webhook: list endpoints: %w", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	out := make([]Endpoint, len(rows))
+	for i, r := range rows {
+		out[i] = r.endpoint()
+	}
+	return out, more, nil
+}
+
+// deleteEndpoint disables the endpoint (rows stay for the attempt history)
+// and cancels its pending deliveries.
+func (s store) deleteEndpoint(ctx context.Context, partnerID, id string) (Endpoint, error) {
+	var out Endpoint
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&endpointRow{}).Where("id = ? AND partner_id = ? AND status = 'enabled'", id, partnerID).Update("status", "deleted")
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if err := tx.Model(&deliveryRow{}).Where("endpoint_id = ? AND status = 'pending'", id).Update("status", "cancelled").Error; err != nil {
+			return err
+		}
+		var r endpointRow
+		if err := tx.Take(&r, "id = ?", id).Error; err != nil {
+			return err
+		}
+		out = r.endpoint()
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// emit writes the event and its deliveries inside tx.
+func emit(tx *gorm.DB, id, partnerID, typ string, body []byte, now time.Time) error {
+	if err := tx.Create(&eventRow{ID: id, PartnerID: partnerID, Type: typ, Body: string(body), CreatedAt: now}).Error; err != nil {
+		return fmt.Errorf("webhook: outbox: %w", err)
+	}
+	var eps []endpointRow
+	if err := tx.Where("partner_id = ? AND status = 'enabled'", partnerID).Find(&eps).Error; err != nil {
+		return fmt.Errorf("webhook: outbox endpoints: %w", err)
+	}
+	for _, e := range eps {
+		if !e.endpoint().Subscribes(typ) {
+			continue
+		}
+		d := deliveryRow{EventID: id, EndpointID: e.ID, Status: "pending", NextAttemptAt: now, CreatedAt: now}
+		if err := tx.Create(&d).Error; err != nil {
+			return fmt.Errorf("webhook: outbox delivery: %w", err)
+		}
+	}
+	return nil
+}
+
+// job is a claimed delivery with what sending it needs.
+type job struct {
+	deliveryID   int64
+	endpointID   string
+	attempts     int
+	eventID      string
+	body         []byte
+	url          string
+	secretSealed string
+}
+
+// claim leases up to limit due deliveries: SKIP LOCKED lets every replica
+// claim different rows; pushing next_attempt_at forward is the lease, so a
+// replica that dies mid-send frees its rows when the lease runs out.
+func (s store) claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]job, error) {
+	var jobs []job
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		jobs = jobs[:0]
+		var rows []deliveryRow
+		q := s.db.ForUpdateSkipLocked(tx).Where("status = 'pending' AND next_attempt_at <= ?", now).
+			Order("next_attempt_at").Limit(limit).Find(&rows)
+		if q.Error != nil {
+			return q.Error
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		idList := make([]int64, len(rows))
+		for i, r := range rows {
+			idList[i] = r.ID
+		}
+		if err := tx.Model(&deliveryRow{}).Where("id IN ?", idList).Update("next_attempt_at", now.Add(lease)).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			var ev eventRow
+			if err := tx.Take(&ev, "id = ?", r.EventID).Error; err != nil {
+				return err
+			}
+			var ep endpointRow
+			if err := tx.Take(&ep, "id = ?", r.EndpointID).Error; err != nil {
+				return err
+			}
+			jobs = append(jobs, job{deliveryID: r.ID, endpointID: r.EndpointID, attempts: r.Attempts, eventID: ev.ID, body: []byte(ev.Body), url: ep.URL, secretSealed: ep.SecretSealed})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: claim: %w", err)
+	}
+	return jobs, nil
+}
+
+// finish records an attempt and the delivery's next state.
+func (s store) finish(ctx context.Context, j job, at time.Time, code int, errText string, took time.Duration) error {
+	return s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&attemptRow{DeliveryID: j.deliveryID, AttemptedAt: at, StatusCode: code, Error: errText, DurationMs: int(took.Milliseconds())}).Error; err != nil {
+			return err
+		}
+		attempts := j.attempts + 1
+		updates := map[string]any{"attempts": attempts, "last_status_code": code, "last_error": errText}
+		switch {
+		case code >= 200 && code < 300:
+			updates["status"] = "succeeded"
+		case attempts > len(Backoff):
+			updates["status"] = "failed"
+		default:
+			updates["next_attempt_at"] = at.Add(Backoff[attempts-1])
+		}
+		return tx.Model(&deliveryRow{}).Where("id = ? AND status = 'pending'", j.deliveryID).Updates(updates).Error
+	})
+}
+
+// Delivery is the state of one event's delivery to one endpoint.
+type Delivery struct {
+	EventID        string
+	EndpointID     string
+	Status         string
+	Attempts       int
+	LastStatusCode int
+}
+
+// Deliveries lists the deliveries of an event (for tests and support).
+func (s *Service) Deliveries(ctx context.Context, eventID string) ([]Delivery, error) {
+	var rows []deliveryRow
+	if err := s.store.db.WithContext(ctx).Where("event_id = ?", eventID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = Delivery{EventID: r.EventID, EndpointID: r.EndpointID, Status: r.Status, Attempts: r.Attempts, LastStatusCode: r.LastStatusCode}
+	}
+	return out, nil
+}
+
+func marshalEvent(id, typ string, at time.Time, data any) ([]byte, error) {
+	return json.Marshal(struct {
+		ID        string    `json:"id"`
+		Object    string    `json:"object"`
+		Type      string    `json:"type"`
+		CreatedAt time.Time `json:"created_at"`
+		Data      any       `json:"data"`
+	}{id, "event", typ, at.UTC().Truncate(time.Second), data})
+}

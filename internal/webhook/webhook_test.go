@@ -1,0 +1,231 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/testenv"
+	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/internal/webhook"
+)
+
+func TestSignVerify(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"id":"evt_1"}`)
+	h := webhook.Sign("whsec_x", now, body)
+	if !webhook.Verify("whsec_x", h, body, now, 5*time.Minute) {
+		t.Fatal("own signature does not verify")
+	}
+	cases := map[string]bool{
+		"other secret": webhook.Verify("whsec_y", h, body, now, 5*time.Minute),
+		"other body":   webhook.Verify("whsec_x", h, []byte(`{"id":"evt_2"}`), now, 5*time.Minute),
+		"too old":      webhook.Verify("whsec_x", h, body, now.Add(10*time.Minute), 5*time.Minute),
+		"garbage":      webhook.Verify("whsec_x", "t=x,v1=y", body, now, 5*time.Minute),
+	}
+	for name, ok := range cases {
+		if ok {
+			t.Errorf("%s verified", name)
+		}
+	}
+}
+
+func TestCheckURLRefusesPrivateTargets(t *testing.T) {
+	ctx := context.Background()
+	for _, u := range []string{
+		"http://127.0.0.1/hook", "http://localhost:8080/x", "https://10.1.2.3/", "https://192.168.0.1/",
+		"http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://0.0.0.0/", "http://100.64.1.1/",
+		"https://[fd00::1]/", "http://[::ffff:127.0.0.1]/",
+	} {
+		if err := webhook.CheckURL(ctx, u, false, net.DefaultResolver); !errors.Is(err, webhook.ErrPrivateURL) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"ftp://example.com/", "not a url", "https://user:pw@8.8.8.8/", "/relative"} {
+		if err := webhook.CheckURL(ctx, u, false, net.DefaultResolver); !errors.Is(err, webhook.ErrInvalidURL) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if err := webhook.CheckURL(ctx, "https://8.8.8.8/hooks", false, net.DefaultResolver); err != nil {
+		t.Errorf("public address refused: %v", err)
+	}
+	if err := webhook.CheckURL(ctx, "http://127.0.0.1/hook", true, net.DefaultResolver); err != nil {
+		t.Errorf("allowed private refused: %v", err)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// receiver checks every signature and counts deliveries by event id.
+type receiver struct {
+	t       *testing.T
+	secret  string
+	failFor atomic.Int64 // answer 500 this many times first
+	mu      sync.Mutex
+	seen    map[string]int
+	bad     int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !webhook.Verify(r.secret, req.Header.Get("Inbound-Signature"), body, time.Now(), 24*time.Hour*365*10) {
+		r.bad++
+		w.WriteHeader(400)
+		return
+	}
+	if r.failFor.Add(-1) >= 0 {
+		w.WriteHeader(500)
+		return
+	}
+	var ev struct{ ID, Type string }
+	_ = json.Unmarshal(body, &ev)
+	if ev.ID != req.Header.Get("Inbound-Event-Id") {
+		r.t.Errorf("event id header %q != body %q", req.Header.Get("Inbound-Event-Id"), ev.ID)
+	}
+	r.seen[ev.ID]++
+	w.WriteHeader(204)
+}
+
+func TestOutboxDeliversEveryEventAcrossFailuresAndRestarts(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		ctx := context.Background()
+		v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
+		clk := &clock{t: time.Now().UTC()}
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		newSvc := func() *webhook.Service {
+			return webhook.New(b.DB, v, log, webhook.Options{AllowPrivate: true, Now: clk.now, Timeout: 2 * time.Second})
+		}
+		svc := newSvc()
+		authSvc := auth.NewService(auth.NewStore(b.DB))
+		if _, _, err := authSvc.CreatePartner(ctx, "ptn_w", "W", ""); err != nil {
+			t.Fatal(err)
+		}
+		rcv := &receiver{t: t, seen: map[string]int{}}
+		srv := httptest.NewServer(rcv)
+		defer srv.Close()
+		ep, secret, err := svc.CreateEndpoint(ctx, "ptn_w", srv.URL+"/hooks", []string{"payment.held", "payment.released"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcv.secret = secret
+		if _, _, err := svc.CreateEndpoint(ctx, "ptn_w", srv.URL+"/x", []string{"nope.event"}, ""); !errors.Is(err, webhook.ErrInvalidEvents) {
+			t.Fatalf("unknown event type: %v", err)
+		}
+
+		var emitted []string
+		emitIn := func(typ string, rollback bool) {
+			err := b.DB.Transact(ctx, func(tx *gorm.DB) error {
+				id, err := svc.Emit(tx, "ptn_w", typ, map[string]string{"id": "pay_1"})
+				if err != nil {
+					return err
+				}
+				if rollback {
+					return errors.New("business change failed")
+				}
+				emitted = append(emitted, id)
+				return nil
+			})
+			if err != nil && !rollback {
+				t.Fatal(err)
+			}
+		}
+		emitIn("payment.held", false)
+		emitIn("payment.released", false)
+		emitIn("payment.held", true)      // rolled back: never delivered
+		emitIn("visitor.approved", false) // not subscribed
+		emitted = emitted[:2]
+
+		rcv.failFor.Store(2)
+		if n, err := svc.DispatchOnce(ctx); err != nil || n != 2 {
+			t.Fatalf("first round: %d %v", n, err)
+		}
+		// Both failed: nothing is due until the backoff passes.
+		if n, _ := svc.DispatchOnce(ctx); n != 0 {
+			t.Fatalf("retried before backoff: %d", n)
+		}
+		clk.add(webhook.Backoff[0] + time.Second)
+		svc = newSvc() // a restart: the state is in the database
+		if n, err := svc.DispatchOnce(ctx); err != nil || n != 2 {
+			t.Fatalf("second round: %d %v", n, err)
+		}
+		for _, id := range emitted {
+			if rcv.seen[id] < 1 {
+				t.Errorf("event %s never delivered", id)
+			}
+			ds, _ := svc.Deliveries(ctx, id)
+			if len(ds) != 1 || ds[0].Status != "succeeded" || ds[0].Attempts != 2 || ds[0].EndpointID != ep.ID {
+				t.Errorf("delivery of %s: %+v", id, ds)
+			}
+		}
+		if len(rcv.seen) != 2 || rcv.bad != 0 {
+			t.Fatalf("receiver saw %v (bad signatures %d)", rcv.seen, rcv.bad)
+		}
+		var attempts int64
+		b.DB.Gorm.Raw("SELECT count(*) FROM webhook_attempts").Scan(&attempts)
+		if attempts != 4 {
+			t.Fatalf("recorded %d attempts, want 4", attempts)
+		}
+	})
+}
+
+func TestDeliveryGivesUpAfterAboutADay(t *testing.T) {
+	b := testenv.Embedded(t)
+	ctx := context.Background()
+	v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
+	clk := &clock{t: time.Now().UTC()}
+	svc := webhook.New(b.DB, v, slog.New(slog.NewTextHandler(io.Discard, nil)), webhook.Options{AllowPrivate: true, Now: clk.now})
+	_, _, _ = auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, "ptn_w", "W", "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	if _, _, err := svc.CreateEndpoint(ctx, "ptn_w", srv.URL, []string{"*"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	_ = b.DB.Transact(ctx, func(tx *gorm.DB) error {
+		var err error
+		id, err = svc.Emit(tx, "ptn_w", "account.frozen", map[string]string{})
+		return err
+	})
+	var total time.Duration
+	for i := 0; i <= len(webhook.Backoff); i++ {
+		if n, err := svc.DispatchOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("round %d: %d %v", i, n, err)
+		}
+		if i < len(webhook.Backoff) {
+			clk.add(webhook.Backoff[i])
+			total += webhook.Backoff[i]
+		}
+	}
+	ds, _ := svc.Deliveries(ctx, id)
+	if len(ds) != 1 || ds[0].Status != "failed" || ds[0].Attempts != len(webhook.Backoff)+1 || ds[0].LastStatusCode != 503 {
+		t.Fatalf("delivery %+v", ds)
+	}
+	if total < 20*time.Hour || total > 30*time.Hour {
+		t.Fatalf("retries span %v, want about 24 h", total)
+	}
+}

@@ -1,0 +1,418 @@
+package kyc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/inbound-gateway/inbound/internal/db"
+)
+
+// Hooks run inside the store's transactions, so what they write commits or
+// rolls back with the KYC change itself. Both are optional.
+type Hooks struct {
+	// Approved runs when a visitor becomes approved, at registration or by
+	// a review decision: opening the prepaid account here means there is
+	// never an approved visitor without an account, nor the reverse.
+	Approved func(ctx context.Context, tx *gorm.DB, v Visitor) error
+	// Changed runs on every status change, creation included: the place for
+	// the outbox event (visitor.approved, .review, .rejected) and, for a
+	// staff decision, the audit record.
+	Changed func(ctx context.Context, tx *gorm.DB, c Change) error
+}
+
+// GormStore is the Store on the project's database (PostgreSQL or SQLite).
+type GormStore struct {
+	db    *db.DB
+	hooks Hooks
+}
+
+// NewStore returns the gorm Store.
+func NewStore(d *db.DB, h Hooks) *GormStore { return &GormStore{db: d, hooks: h} }
+
+var _ Store = (*GormStore)(nil)
+
+type visitorRow struct {
+	ID               string `gorm:"primaryKey"`
+	PartnerID        string
+	Status           string
+	Tier             string
+	Reasons          string
+	Surname          string
+	GivenNames       string
+	Nationality      string
+	Sex              string
+	DateOfBirth      string
+	DocumentType     string
+	DocumentFormat   string
+	IssuingState     string
+	NumberSealed     string
+	NumberIndex      string
+	NumberMasked     string
+	ExpiresOn        string
+	Phone            string
+	Email            string
+	VisaType         string
+	EntryDate        string
+	PlannedDeparture string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+func (visitorRow) TableName() string { return "visitors" }
+
+type historyRow struct {
+	ID        int64 `gorm:"primaryKey;autoIncrement"`
+	VisitorID string
+	Status    string
+	Reasons   string
+	Actor     string
+	Note      string
+	CreatedAt time.Time
+}
+
+func (historyRow) TableName() string { return "visitor_history" }
+
+type screeningRow struct {
+	ID          string `gorm:"primaryKey"`
+	VisitorID   string
+	ListVersion string
+	Outcome     string
+	Candidates  string
+	CreatedAt   time.Time
+}
+
+func (screeningRow) TableName() string { return "screenings" }
+
+type reviewRow struct {
+	ID             string `gorm:"primaryKey"`
+	VisitorID      string
+	PartnerID      string
+	Status         string
+	Reasons        string
+	DecidedBy      string
+	DecisionReason string
+	DecidedAt      *time.Time
+	CreatedAt      time.Time
+}
+
+func (reviewRow) TableName() string { return "reviews" }
+
+func joinReasons(rs []Reason) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+func splitReasons(s string) []Reason {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]Reason, len(parts))
+	for i, p := range parts {
+		out[i] = Reason(p)
+	}
+	return out
+}
+
+func toVisitorRow(v Visitor, sealed, index string) visitorRow {
+	return visitorRow{
+		ID: v.ID, PartnerID: v.PartnerID, Status: string(v.Status), Tier: string(v.Tier),
+		Reasons: joinReasons(v.Reasons), Surname: v.Surname, GivenNames: v.GivenNames,
+		Nationality: v.Nationality, Sex: string(v.Sex), DateOfBirth: v.DateOfBirth.String(),
+		DocumentType: v.Document.Type, DocumentFormat: string(v.Document.Format),
+		IssuingState: v.Document.IssuingState, NumberSealed: sealed, NumberIndex: index,
+		NumberMasked: v.Document.NumberMasked, ExpiresOn: v.Document.ExpiresOn.String(),
+		Phone: v.Phone, Email: v.Email, VisaType: v.Entry.VisaType(),
+		EntryDate: v.Entry.EntryDate().String(), PlannedDeparture: v.Entry.PlannedDeparture().String(),
+		CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+	}
+}
+
+func (r visitorRow) visitor() (Visitor, error) {
+	dob, err := ParseDate(r.DateOfBirth)
+	if err != nil {
+		return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", r.ID, err)
+	}
+	exp, err := ParseDate(r.ExpiresOn)
+	if err != nil {
+		return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", r.ID, err)
+	}
+	var entry Entry
+	if r.VisaType != "" {
+		if entry, err = NewEntry(r.VisaType, r.EntryDate, r.PlannedDeparture); err != nil {
+			return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", r.ID, err)
+		}
+	}
+	return Visitor{
+		ID: r.ID, PartnerID: r.PartnerID, Status: Status(r.Status), Tier: Tier(r.Tier),
+		Reasons: splitReasons(r.Reasons), Surname: r.Surname, GivenNames: r.GivenNames,
+		Nationality: r.Nationality, Sex: Sex(r.Sex), DateOfBirth: dob,
+		Document: Document{
+			Type: r.DocumentType, Format: Format(r.DocumentFormat), IssuingState: r.IssuingState,
+			NumberMasked: r.NumberMasked, ExpiresOn: exp,
+		},
+		Phone: r.Phone, Email: r.Email, Entry: entry,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}, nil
+}
+
+func (r reviewRow) review() Review {
+	rv := Review{
+		ID: r.ID, VisitorID: r.VisitorID, PartnerID: r.PartnerID, Status: ReviewStatus(r.Status),
+		Reasons: splitReasons(r.Reasons), DecidedBy: r.DecidedBy, DecisionReason: r.DecisionReason,
+		CreatedAt: r.CreatedAt.UTC(),
+	}
+	if r.DecidedAt != nil {
+		rv.DecidedAt = r.DecidedAt.UTC()
+	}
+	return rv
+}
+
+func toReviewRow(r Review) reviewRow {
+	row := reviewRow{
+		ID: r.ID, VisitorID: r.VisitorID, PartnerID: r.PartnerID, Status: string(r.Status),
+		Reasons: joinReasons(r.Reasons), DecidedBy: r.DecidedBy, DecisionReason: r.DecisionReason,
+		CreatedAt: r.CreatedAt.UTC(),
+	}
+	if !r.DecidedAt.IsZero() {
+		t := r.DecidedAt.UTC()
+		row.DecidedAt = &t
+	}
+	return row
+}
+
+func history(v Visitor, actor, note string, at time.Time) historyRow {
+	return historyRow{
+		VisitorID: v.ID, Status: string(v.Status), Reasons: joinReasons(v.Reasons),
+		Actor: actor, Note: note, CreatedAt: at.UTC(),
+	}
+}
+
+// Create implements Store.
+func (s *GormStore) Create(ctx context.Context, r Registration) error {
+	v := r.Visitor
+	cands, err := json.Marshal(r.Screening.Candidates)
+	if err != nil {
+		return err
+	}
+	err = s.db.Transact(ctx, func(tx *gorm.DB) error {
+		// The unique index is the guarantee; this check only spares a
+		// failed insert (which on PostgreSQL would abort the transaction)
+		// in the common case.
+		var n int64
+		if err := tx.Model(&visitorRow{}).
+			Where("number_index = ? AND status <> ?", r.NumberIndex, string(StatusRejected)).
+			Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrDuplicateDocument
+		}
+		row := toVisitorRow(v, r.NumberSealed, r.NumberIndex)
+		if err := tx.Create(&row).Error; err != nil {
+			if db.IsUniqueViolation(err) {
+				return ErrDuplicateDocument
+			}
+			return err
+		}
+		h := history(v, ActorSystem, "created", v.CreatedAt)
+		if err := tx.Create(&h).Error; err != nil {
+			return err
+		}
+		sc := screeningRow{
+			ID: r.Screening.ID, VisitorID: v.ID, ListVersion: r.Screening.ListVersion,
+			Outcome: string(r.Screening.Outcome), Candidates: string(cands),
+			CreatedAt: r.Screening.CreatedAt.UTC(),
+		}
+		if err := tx.Create(&sc).Error; err != nil {
+			return err
+		}
+		if v.Status == StatusReview {
+			rv := toReviewRow(Review{
+				ID: r.ReviewID, VisitorID: v.ID, PartnerID: v.PartnerID, Status: ReviewOpen,
+				Reasons: v.Reasons, CreatedAt: v.CreatedAt,
+			})
+			if err := tx.Create(&rv).Error; err != nil {
+				return err
+			}
+		}
+		return s.runHooks(ctx, tx, Change{Visitor: v, Actor: ActorSystem, ReviewID: r.ReviewID})
+	})
+	if db.IsUniqueViolation(err) {
+		// A concurrent registration won the race between check and insert.
+		return ErrDuplicateDocument
+	}
+	return err
+}
+
+func (s *GormStore) runHooks(ctx context.Context, tx *gorm.DB, c Change) error {
+	if c.Visitor.Status == StatusApproved && s.hooks.Approved != nil {
+		if err := s.hooks.Approved(ctx, tx, c.Visitor); err != nil {
+			return fmt.Errorf("kyc: approved hook: %w", err)
+		}
+	}
+	if s.hooks.Changed != nil {
+		if err := s.hooks.Changed(ctx, tx, c); err != nil {
+			return fmt.Errorf("kyc: changed hook: %w", err)
+		}
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *GormStore) Get(ctx context.Context, id string) (Visitor, error) {
+	var row visitorRow
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Visitor{}, err
+	}
+	return row.visitor()
+}
+
+// FindByDocumentIndex implements Store.
+func (s *GormStore) FindByDocumentIndex(ctx context.Context, index string) ([]Visitor, error) {
+	var rows []visitorRow
+	if err := s.db.WithContext(ctx).Where("number_index = ?", index).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Visitor, 0, len(rows))
+	for _, r := range rows {
+		v, err := r.visitor()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// History implements Store.
+func (s *GormStore) History(ctx context.Context, visitorID string) ([]HistoryEntry, error) {
+	var rows []historyRow
+	if err := s.db.WithContext(ctx).Where("visitor_id = ?", visitorID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]HistoryEntry, len(rows))
+	for i, r := range rows {
+		out[i] = HistoryEntry{
+			Status: Status(r.Status), Reasons: splitReasons(r.Reasons),
+			Actor: r.Actor, Note: r.Note, At: r.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+// Screenings implements Store.
+func (s *GormStore) Screenings(ctx context.Context, visitorID string) ([]ScreeningRecord, error) {
+	var rows []screeningRow
+	if err := s.db.WithContext(ctx).Where("visitor_id = ?", visitorID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]ScreeningRecord, len(rows))
+	for i, r := range rows {
+		out[i] = ScreeningRecord{
+			ID: r.ID, VisitorID: r.VisitorID, CreatedAt: r.CreatedAt.UTC(),
+			Screening: Screening{ListVersion: r.ListVersion, Outcome: ScreeningOutcome(r.Outcome)},
+		}
+		if err := json.Unmarshal([]byte(r.Candidates), &out[i].Candidates); err != nil {
+			return nil, fmt.Errorf("kyc: screening %s: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// Reviews implements Store.
+func (s *GormStore) Reviews(ctx context.Context, status ReviewStatus, after string, limit int) ([]Review, error) {
+	q := s.db.WithContext(ctx).Model(&reviewRow{})
+	if status != "" {
+		q = q.Where("status = ?", string(status))
+	}
+	if after != "" {
+		q = q.Where("id > ?", after)
+	}
+	var rows []reviewRow
+	if err := q.Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Review, len(rows))
+	for i, r := range rows {
+		out[i] = r.review()
+	}
+	return out, nil
+}
+
+// Review implements Store.
+func (s *GormStore) Review(ctx context.Context, id string) (Review, error) {
+	var row reviewRow
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Review{}, fmt.Errorf("kyc: review %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Review{}, err
+	}
+	return row.review(), nil
+}
+
+// Decide implements Store.
+func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Review, Visitor) (Review, Visitor, Change, error)) (Review, Visitor, error) {
+	var outR Review
+	var outV Visitor
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var rr reviewRow
+		err := s.db.ForUpdate(tx).Where("id = ?", reviewID).Take(&rr).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("kyc: review %s: %w", reviewID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var vr visitorRow
+		if err := s.db.ForUpdate(tx).Where("id = ?", rr.VisitorID).Take(&vr).Error; err != nil {
+			return err
+		}
+		v, err := vr.visitor()
+		if err != nil {
+			return err
+		}
+		r, v, change, err := decide(rr.review(), v)
+		if err != nil {
+			return err
+		}
+		nr := toReviewRow(r)
+		if err := tx.Model(&reviewRow{}).Where("id = ?", r.ID).Updates(map[string]any{
+			"status": nr.Status, "decided_by": nr.DecidedBy,
+			"decision_reason": nr.DecisionReason, "decided_at": nr.DecidedAt,
+		}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&visitorRow{}).Where("id = ?", v.ID).Updates(map[string]any{
+			"status": string(v.Status), "tier": string(v.Tier),
+			"reasons": joinReasons(v.Reasons), "updated_at": v.UpdatedAt.UTC(),
+		}).Error; err != nil {
+			return err
+		}
+		h := history(v, change.Actor, change.Reason, v.UpdatedAt)
+		if err := tx.Create(&h).Error; err != nil {
+			return err
+		}
+		if err := s.runHooks(ctx, tx, change); err != nil {
+			return err
+		}
+		outR, outV = r, v
+		return nil
+	})
+	return outR, outV, err
+}
