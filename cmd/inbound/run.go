@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/config"
 	"github.com/inbound-gateway/inbound/internal/db"
@@ -27,7 +28,6 @@ import (
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/vault"
-	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 const usage = `usage: inbound [command]
@@ -242,17 +242,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	defer store.Close()
 
-	authSvc := auth.NewService(auth.NewStore(d))
-	if err := bootstrap(ctx, cfg, authSvc, stdout); err != nil {
+	svc, err := app.New(ctx, d, vlt, log, app.Options{
+		SanctionsDir: cfg.SanctionsDir, FXRates: cfg.FXRates, QuoteTTL: cfg.QuoteTTL,
+		AccountValidity: cfg.AccountValid, AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
+	})
+	if err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, cfg, svc.Auth, stdout); err != nil {
 		return err
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(d.SQL(), string(d.Dialect)))
-	hooks := webhook.New(d, vlt, log, webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks})
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		DB: d, KV: store, Auth: authSvc, Vault: vlt, Webhooks: hooks, Log: log, Registry: reg,
+		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -295,7 +300,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { runner.Start(ctx) })
-	wg.Go(func() { hooks.Run(ctx, time.Second) })
+	wg.Go(func() { svc.Webhooks.Run(ctx, time.Second) })
 
 	var runErr error
 	select {

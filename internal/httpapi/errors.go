@@ -3,10 +3,13 @@ package httpapi
 import (
 	"errors"
 
+	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/webhook"
+	"github.com/inbound-gateway/inbound/kyc"
+	"github.com/inbound-gateway/inbound/prepaid"
 )
 
 // Error types of API.md §1.
@@ -61,6 +64,15 @@ var catalogue = map[string]code{
 	"resource_missing":        {404, typeNotFound, "No such object."},
 	"unauthenticated":         {401, typeAuthentication, "Missing or invalid API credentials."},
 	"forbidden":               {403, typePermission, "Your role does not allow this action."},
+	"mrz_invalid":             {400, typeInvalidRequest, "The MRZ is malformed."},
+	"mrz_check_digit":         {400, typeInvalidRequest, "An MRZ check digit does not match its field."},
+	"duplicate_document":      {409, typeConflict, "This document is already registered."},
+	"invalid_state":           {409, typeConflict, "The object is not in a state that allows this action."},
+	"account_frozen":          {403, typePermission, "The account is frozen."},
+	"account_expired":         {403, typePermission, "The account has expired."},
+	"account_closed":          {403, typePermission, "The account is closed."},
+	"fx_rates_stale":          {503, typeAPI, "Exchange rates are stale; quotes are paused. Retry later."},
+	"quote_expired":           {409, typeConflict, "The quote has expired or was already used."},
 	"url_not_allowed":         {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
 	"endpoint_limit_reached":  {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
 	"idempotency_in_progress": {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
@@ -94,6 +106,22 @@ var errorTable = []mapping{
 	{err: money.ErrNotPositive, code: "amount_invalid"},
 	{err: money.ErrOverflow, code: "amount_invalid"},
 	{err: money.ErrCurrencyMismatch, code: "amount_invalid"},
+	{err: kyc.ErrMRZInvalid, code: "mrz_invalid", param: "mrz"},
+	{err: kyc.ErrMRZCheckDigit, code: "mrz_check_digit", param: "mrz"},
+	{err: kyc.ErrEntryInvalid, code: "parameter_invalid", param: "entry"},
+	{err: kyc.ErrNotFound, code: "resource_missing"},
+	{err: kyc.ErrDuplicateDocument, code: "duplicate_document"},
+	{err: kyc.ErrReviewClosed, code: "invalid_state"},
+	{err: kyc.ErrInvalidDecision, code: "parameter_invalid", param: "decision"},
+	{err: prepaid.ErrNotFound, code: "resource_missing"},
+	{err: prepaid.ErrFrozen, code: "account_frozen"},
+	{err: prepaid.ErrExpired, code: "account_expired"},
+	{err: prepaid.ErrClosed, code: "account_closed"},
+	{err: fx.ErrRatesStale, code: "fx_rates_stale"},
+	{err: fx.ErrUnsupportedCurrency, code: "currency_unsupported"},
+	{err: fx.ErrQuoteExpired, code: "quote_expired"},
+	{err: fx.ErrQuoteNotFound, code: "resource_missing"},
+	{err: fx.ErrInvalidAmount, code: "amount_invalid"},
 	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
@@ -117,6 +145,10 @@ func newError(codeName, param, message string) *apiError {
 // they are about.
 type paramError interface{ ParamName() string }
 
+// detailError is implemented by domain errors that carry a message safe to
+// show the client (never the input itself).
+type detailError interface{ Detail() string }
+
 // toAPIError turns any error into what the client sees. Unknown errors are
 // 500 internal_error with a clean message; the caller logs the chain.
 func toAPIError(err error) (*apiError, bool) {
@@ -133,6 +165,10 @@ func toAPIError(err error) (*apiError, bool) {
 			var pe paramError
 			if errors.As(err, &pe) {
 				e.Param = pe.ParamName()
+			}
+			var de detailError
+			if errors.As(err, &de) && de.Detail() != "" {
+				e.Message = upperFirst(de.Detail())
 			}
 			var mp *money.ParseError
 			if errors.As(err, &mp) && e.Param == "" {

@@ -12,11 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/internal/vault"
-	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 // api is a running pair of servers over real listeners.
@@ -41,9 +41,13 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
-	authSvc := auth.NewService(auth.NewStore(b.DB))
-	wh := webhook.New(b.DB, v, slog.New(slog.NewJSONHandler(logs, nil)), webhook.Options{AllowPrivate: true})
-	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: wh, Log: slog.New(slog.NewJSONHandler(logs, nil)),
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	svc, err := app.New(context.Background(), b.DB, v, log, app.Options{AllowPrivateWebhooks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authSvc := svc.Auth
+	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Log: log,
 		Registry: prometheus.NewRegistry(), RateLimit: 0}
 	for _, m := range mutate {
 		m(&d)

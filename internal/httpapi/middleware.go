@@ -303,13 +303,23 @@ func (s *Server) replayStored(c *gin.Context) bool {
 // rendered from the operation's result, so the change and its idempotent
 // response commit together. The handler then calls respond.
 func (s *Server) txResponse(ctx context.Context, c *gin.Context, status int, render func(result any) any) context.Context {
+	return s.txResponseTx(ctx, c, status, func(_ *db.Tx, result any) (any, error) { return render(result), nil })
+}
+
+// txResponseTx is txResponse for responses that need to read inside the
+// transaction (rows written by hooks of the same operation).
+func (s *Server) txResponseTx(ctx context.Context, c *gin.Context, status int, render func(tx *db.Tx, result any) (any, error)) context.Context {
 	v, ok := c.Get(ctxIdem)
 	if !ok {
 		return ctx
 	}
 	p := v.(*pending)
 	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		body, err := jsonBody(render(result))
+		obj, err := render(tx, result)
+		if err != nil {
+			return err
+		}
+		body, err := jsonBody(obj)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,11 @@ import (
 func (s *Server) partnerRoutes(r *gin.Engine) {
 	v1 := r.Group("/v1", s.partnerAuth, s.rateLimit)
 
+	v1.POST("/visitors", s.idempotent(true), s.createVisitor)
+	v1.GET("/visitors/:id", s.getVisitor)
+
+	v1.GET("/fx/rates", s.fxRates)
+
 	v1.POST("/webhook_endpoints", s.idempotent(true), s.createWebhookEndpoint)
 	v1.GET("/webhook_endpoints", s.listWebhookEndpoints)
 	v1.GET("/webhook_endpoints/:id", s.getWebhookEndpoint)
@@ -22,7 +27,13 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	viewer := a.Group("", s.role(auth.Viewer))
 	supervisor := a.Group("", s.role(auth.Supervisor), s.idempotent(false))
 
+	agent := a.Group("", s.role(auth.Agent), s.idempotent(false))
+
 	viewer.GET("/audit", s.listAudit)
+	viewer.GET("/visitors", s.adminFindVisitors)
+	viewer.GET("/visitors/:id", s.adminGetVisitor)
+	viewer.GET("/reviews", s.listReviews)
+	agent.POST("/reviews/:id/decision", s.decideReview)
 
 	supervisor.POST("/partners", s.createPartner)
 	supervisor.POST("/partners/:id/rotate_key", s.rotatePartnerKey)

@@ -18,12 +18,15 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
+	"github.com/inbound-gateway/inbound/kyc"
+	"github.com/inbound-gateway/inbound/prepaid"
 )
 
 // Deps are what the servers need; run builds them explicitly.
@@ -33,6 +36,9 @@ type Deps struct {
 	Auth     *auth.Service
 	Vault    *vault.Vault
 	Webhooks *webhook.Service
+	KYC      *kyc.Service
+	Accounts *prepaid.Store
+	FX       *fx.Service
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
@@ -52,7 +58,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {

@@ -1,0 +1,98 @@
+// Package app assembles the domain services over one database, one Redis
+// and one vault, and ties them together with in-transaction hooks (opening
+// the prepaid account when a visitor is approved, outbox events, the HTTP
+// layer's idempotent responses). cmd/inbound and the end-to-end tests use
+// it, so both run the same wiring.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/inbound-gateway/inbound/fx"
+	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/internal/webhook"
+	"github.com/inbound-gateway/inbound/kyc"
+	"github.com/inbound-gateway/inbound/prepaid"
+)
+
+// Options are the settings the services need.
+type Options struct {
+	SanctionsDir         string
+	FXRates              string
+	QuoteTTL             time.Duration
+	AccountValidity      time.Duration
+	AllowPrivateWebhooks bool
+	Now                  func() time.Time
+}
+
+// Services are the assembled domain services.
+type Services struct {
+	Auth     *auth.Service
+	Webhooks *webhook.Service
+	KYC      *kyc.Service
+	Accounts *prepaid.Store
+	FX       *fx.Service
+}
+
+// New builds the services.
+func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Options) (*Services, error) {
+	if o.Now == nil {
+		o.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if o.AccountValidity <= 0 {
+		o.AccountValidity = 2160 * time.Hour
+	}
+	s := &Services{
+		Auth:     auth.NewService(auth.NewStore(d)),
+		Webhooks: webhook.New(d, v, log, webhook.Options{AllowPrivate: o.AllowPrivateWebhooks, Now: o.Now}),
+		Accounts: prepaid.NewStore(d),
+	}
+
+	sanctions, err := kyc.LoadSanctions(o.SanctionsDir)
+	if err != nil {
+		return nil, fmt.Errorf("sanctions list: %w", err)
+	}
+	hooks := kyc.Hooks{
+		Approved: func(ctx context.Context, tx *db.Tx, vis kyc.Visitor) error {
+			_, err := s.Accounts.OpenTx(tx, vis.ID, vis.PartnerID, o.Now(), o.AccountValidity)
+			return err
+		},
+		Changed: func(ctx context.Context, tx *db.Tx, c kyc.Change) error {
+			if _, err := s.Webhooks.Emit(tx, c.Visitor.PartnerID, "visitor."+string(c.Visitor.Status), visitorEvent(c.Visitor)); err != nil {
+				return err
+			}
+			return db.RunHooks(ctx, tx, c)
+		},
+	}
+	s.KYC = kyc.NewService(kyc.NewStore(d, hooks), sanctions, v, kyc.Options{Now: o.Now})
+
+	src, err := fx.OpenSource(ctx, o.FXRates, fx.Options{Now: o.Now})
+	if err != nil {
+		return nil, fmt.Errorf("fx rates: %w", err)
+	}
+	cfg := fx.DefaultConfig()
+	if o.QuoteTTL > 0 {
+		cfg.TTL = o.QuoteTTL
+	}
+	s.FX, err = fx.NewService(src, fx.NewGormStore(d), cfg, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// visitorEvent is the data of visitor.* events: the KYC outcome, no
+// personal data beyond what the partner sent.
+func visitorEvent(v kyc.Visitor) map[string]any {
+	reasons := make([]string, len(v.Reasons))
+	for i, r := range v.Reasons {
+		reasons[i] = string(r)
+	}
+	return map[string]any{"id": v.ID, "object": "visitor", "kyc": map[string]any{
+		"status": string(v.Status), "tier": string(v.Tier), "reasons": reasons}}
+}
