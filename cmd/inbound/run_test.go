@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +126,12 @@ func TestEmbeddedStartPrintsWorkingCredentials(t *testing.T) {
 		t.Fatalf("no credentials printed:\n%s", in.stdout)
 	}
 	partnerKey, staffToken := m[1], m[2]
+	if code := get(t, in.partner+"/v1/fx/rates", partnerKey); code != 200 {
+		t.Fatalf("printed partner key on an authenticated route: %d", code)
+	}
+	if code := get(t, in.partner+"/v1/fx/rates", ""); code != 401 {
+		t.Fatalf("no key: %d", code)
+	}
 	if code := get(t, in.admin+"/admin/v1/audit", staffToken); code != 200 {
 		t.Fatalf("staff token: %d", code)
 	}
@@ -167,6 +176,9 @@ func TestRunsAgainstPostgresAndRedis(t *testing.T) {
 	in := start(t, env)
 	if strings.Contains(in.stdout.String(), "development credentials") {
 		t.Fatal("generated dev credentials although bootstrap secrets are set")
+	}
+	if code := get(t, in.partner+"/v1/fx/rates", env["INBOUND_BOOTSTRAP_PARTNER_KEY"]); code != 200 {
+		t.Fatalf("bootstrap partner key: %d", code)
 	}
 	if code := get(t, in.admin+"/admin/v1/audit", env["INBOUND_BOOTSTRAP_STAFF_TOKEN"]); code != 200 {
 		t.Fatalf("bootstrap staff token: %d", code)
@@ -213,5 +225,53 @@ func TestSubcommands(t *testing.T) {
 	env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
 	if err := run(context.Background(), []string{"config"}, getenv, &out, io.Discard); err != nil || strings.Contains(out.String(), env["INBOUND_MASTER_KEY"]) {
 		t.Fatalf("config printed the master key: %s", out.String())
+	}
+}
+
+// A request in flight when the signal comes is finished, not cut: the body
+// of this one is still arriving when shutdown starts.
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	env := loopbackEnv(t)
+	in := start(t, env)
+	m := credRE.FindStringSubmatch(in.stdout.String())
+	staffToken := m[2]
+	addr := strings.TrimPrefix(in.admin, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"name":"Late Partner","reason":"signed during shutdown"}`
+	head := "POST /admin/v1/partners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + staffToken +
+		"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	if _, err := conn.Write([]byte(head + body[:10])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	in.cancel() // SIGTERM
+	time.Sleep(200 * time.Millisecond)
+	if _, err := conn.Write([]byte(body[10:])); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request cut: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 || !strings.Contains(string(b), "Late Partner") {
+		t.Fatalf("in-flight request: %d %s", res.StatusCode, b)
+	}
+	select {
+	case err := <-in.done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		in.stopOnce.Do(func() {})
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after shutdown")
+	}
+	// New connections are refused once shut down.
+	if code := get(t, in.partner+"/healthz", ""); code != 0 {
+		t.Fatalf("still serving after shutdown: %d", code)
 	}
 }
