@@ -86,3 +86,60 @@ func (s *Store) ByVisitor(ctx context.Context, partnerID, visitorID string) (Acc
 	}
 	return r.account(), nil
 }
+
+// Events receives the outbox events of account changes.
+type Events interface {
+	Emit(tx *db.Tx, partnerID, typ string, data any) (string, error)
+}
+
+// ErrInvalidTransition is returned for a freeze of an account that is not
+// active, or an unfreeze of one that is not frozen.
+var ErrInvalidTransition = errors.New("prepaid: account is not in a state that allows this")
+
+// SetFrozen freezes (frozen true) or unfreezes the visitor's account in one
+// transaction with its outbox event (account.frozen / account.unfrozen).
+// A frozen account refuses loads, payments and unloads.
+func (s *Store) SetFrozen(ctx context.Context, visitorID string, frozen bool, ev Events) (Account, error) {
+	from, to, typ := Active, Frozen, "account.frozen"
+	if !frozen {
+		from, to, typ = Frozen, Active, "account.unfrozen"
+	}
+	var out Account
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var r accountRow
+		err := s.db.ForUpdate(tx).Take(&r, "visitor_id = ?", visitorID).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if Status(r.Status) != from {
+			return fmt.Errorf("%w: account is %s", ErrInvalidTransition, r.Status)
+		}
+		if err := tx.Model(&accountRow{}).Where("id = ? AND status = ?", r.ID, string(from)).Update("status", string(to)).Error; err != nil {
+			return err
+		}
+		r.Status = string(to)
+		out = r.account()
+		if _, err := ev.Emit(tx, r.PartnerID, typ, map[string]any{"id": r.ID, "object": "account", "visitor": r.VisitorID, "status": r.Status}); err != nil {
+			return err
+		}
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// CheckUsable returns nil for an active account, else why it cannot move
+// money (ErrFrozen, ErrExpired, ErrClosed).
+func (a Account) CheckUsable(now time.Time) error {
+	switch {
+	case a.Status == Frozen:
+		return ErrFrozen
+	case a.Status == Closed:
+		return ErrClosed
+	case a.Status == Expired || !now.Before(a.ExpiresAt):
+		return ErrExpired
+	}
+	return nil
+}

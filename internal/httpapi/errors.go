@@ -117,6 +117,7 @@ var errorTable = []mapping{
 	{err: prepaid.ErrFrozen, code: "account_frozen"},
 	{err: prepaid.ErrExpired, code: "account_expired"},
 	{err: prepaid.ErrClosed, code: "account_closed"},
+	{err: prepaid.ErrInvalidTransition, code: "invalid_state"},
 	{err: fx.ErrRatesStale, code: "fx_rates_stale"},
 	{err: fx.ErrUnsupportedCurrency, code: "currency_unsupported"},
 	{err: fx.ErrQuoteExpired, code: "quote_expired"},

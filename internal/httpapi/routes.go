@@ -34,6 +34,8 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	viewer.GET("/visitors/:id", s.adminGetVisitor)
 	viewer.GET("/reviews", s.listReviews)
 	agent.POST("/reviews/:id/decision", s.decideReview)
+	agent.POST("/visitors/:id/freeze", s.freezeVisitor)
+	agent.POST("/visitors/:id/unfreeze", s.unfreezeVisitor)
 
 	supervisor.POST("/partners", s.createPartner)
 	supervisor.POST("/partners/:id/rotate_key", s.rotatePartnerKey)

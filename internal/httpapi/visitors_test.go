@@ -260,3 +260,40 @@ func TestFXRatesAndRateLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestFreezeAndUnfreeze(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, td3("UTO", "FROST", "ELSA", "F7777777", "900101", "F", "320101"), "")
+		id := r.json(t)["id"].(string)
+		agent := a.staff(auth.Agent)
+		url := a.admin.URL + "/admin/v1/visitors/" + id
+		if f := do(t, "POST", url+"/freeze", agent, `{}`); f.Status != 400 || f.errParam(t) != "reason" {
+			t.Fatalf("freeze without reason: %d %s", f.Status, f.Body)
+		}
+		if f := do(t, "POST", url+"/freeze", agent, `{"reason":"suspected fraud"}`); f.Status != 200 || f.json(t)["status"] != "frozen" {
+			t.Fatalf("freeze: %d %s", f.Status, f.Body)
+		}
+		if f := do(t, "POST", url+"/freeze", agent, `{"reason":"again"}`); f.Status != 409 || f.errCode(t) != "invalid_state" {
+			t.Fatalf("freeze twice: %d %s", f.Status, f.Body)
+		}
+		if g := do(t, "GET", a.partner.URL+"/v1/visitors/"+id, a.partnerKey, ""); g.json(t)["account"].(map[string]any)["status"] != "frozen" {
+			t.Fatalf("partner view: %s", g.Body)
+		}
+		if f := do(t, "POST", url+"/unfreeze", agent, `{"reason":"cleared"}`); f.Status != 200 || f.json(t)["status"] != "active" {
+			t.Fatalf("unfreeze: %d %s", f.Status, f.Body)
+		}
+		if f := do(t, "POST", a.admin.URL+"/admin/v1/visitors/vis_nope/freeze", agent, `{"reason":"x"}`); f.Status != 404 {
+			t.Fatalf("unknown visitor: %d", f.Status)
+		}
+		var events []string
+		b.DB.Gorm.Raw("SELECT type FROM events ORDER BY id").Scan(&events)
+		if strings.Join(events, ",") != "visitor.approved,account.frozen,account.unfrozen" {
+			t.Fatalf("events %v", events)
+		}
+		au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+id, a.supervisor, "")
+		if n := len(au.json(t)["data"].([]any)); n != 2 {
+			t.Fatalf("audit records %d, want 2: %s", n, au.Body)
+		}
+	})
+}

@@ -6,6 +6,7 @@ package ids
 import (
 	"crypto/rand"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -35,9 +36,24 @@ const (
 	NetworkCall     = "ncl"
 )
 
+// entropy is monotonic within a millisecond, so ids made by one process
+// sort in the order they were made (keyset pages and audit trails rely on
+// it); across processes, order is by millisecond.
+var (
+	mu      sync.Mutex
+	entropy = ulid.Monotonic(rand.Reader, 0)
+)
+
 // New returns prefix + "_" + a lower-case ULID.
 func New(prefix string) string {
-	id := ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader)
+	mu.Lock()
+	id, err := ulid.New(ulid.Timestamp(time.Now()), entropy)
+	mu.Unlock()
+	if err != nil {
+		// The monotonic counter overflowed within one millisecond: fall
+		// back to a fresh random id rather than fail.
+		id = ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader)
+	}
 	return prefix + "_" + strings.ToLower(id.String())
 }
 

@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/inbound-gateway/inbound/prepaid"
+)
+
+type accountStatusResponse struct {
+	ID        string    `json:"id"`
+	Object    string    `json:"object"`
+	Visitor   string    `json:"visitor"`
+	Partner   string    `json:"partner"`
+	Status    string    `json:"status"`
+	Profile   string    `json:"profile"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func renderAccountStatus(a prepaid.Account) accountStatusResponse {
+	return accountStatusResponse{ID: a.ID, Object: "account", Visitor: a.VisitorID, Partner: a.PartnerID,
+		Status: string(a.Status), Profile: string(a.Profile), ExpiresAt: a.ExpiresAt}
+}
+
+func (s *Server) freezeVisitor(c *gin.Context)   { s.setFrozen(c, true) }
+func (s *Server) unfreezeVisitor(c *gin.Context) { s.setFrozen(c, false) }
+
+// setFrozen freezes or unfreezes a visitor's prepaid account, with the
+// outbox event and the audit record in the same transaction.
+func (s *Server) setFrozen(c *gin.Context, frozen bool) {
+	var req reasonOnly
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	action := "account.unfreeze"
+	if frozen {
+		action = "account.freeze"
+	}
+	visitorID := c.Param("id")
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderAccountStatus(r.(prepaid.Account)) })
+	ctx = s.audited(ctx, c, action, req.Reason, func(any) string { return visitorID })
+	a, err := s.Accounts.SetFrozen(ctx, visitorID, frozen, s.Webhooks)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderAccountStatus(a))
+}
