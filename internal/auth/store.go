@@ -49,7 +49,7 @@ type GormStore struct{ db *db.DB }
 func NewStore(d *db.DB) *GormStore { return &GormStore{db: d} }
 
 func toPartner(r partnerRow) Partner {
-	return Partner{ID: r.ID, Name: r.Name, Status: r.Status, CreatedAt: r.CreatedAt}
+	return Partner(r)
 }
 
 // CreatePartner inserts the partner and its key in one transaction.
