@@ -4,8 +4,11 @@
 // of the card networks: a Connector interface and an HTTP connector that
 // speaks to cardnet.
 //
-// Card binding, the vault and the write-ahead record of network calls build
-// on this package; they live with the storage code, not here.
+// On top of these rules: card binding with the card vault (Binder, PANs
+// sealed, a keyed fingerprint for "same card"), and the reliable network
+// client (Client: a write-ahead record of every call, reversals of calls
+// left without answer, Repair, a circuit breaker per network, metrics).
+// Their gorm code is in store.go.
 package gateway
 
 import (

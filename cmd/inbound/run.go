@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/inbound-gateway/inbound/gateway/cardnet"
 	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/config"
@@ -242,9 +243,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	defer store.Close()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(d.SQL(), string(d.Dialect)))
+
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	cardnetURL := cfg.CardnetURL
+	if cardnetURL == "" {
+		// The in-process simulator, on loopback only.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("in-process card network: %w", err)
+		}
+		engine := cardnet.New(cardnet.Config{Logger: log.With("component", "cardnet")})
+		wg.Go(func() { _ = cardnet.Serve(ctx, ln, cardnet.NewHandler(engine), 5*time.Second) })
+		cardnetURL = "http://" + ln.Addr().String()
+		fmt.Fprintf(stdout, "card-network simulator (in-process) on %s\n", cardnetURL)
+	}
+
 	svc, err := app.New(ctx, d, vlt, log, app.Options{
 		SanctionsDir: cfg.SanctionsDir, FXRates: cfg.FXRates, QuoteTTL: cfg.QuoteTTL,
 		AccountValidity: cfg.AccountValid, AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
+		CardnetURL: cardnetURL, Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -253,11 +274,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(d.SQL(), string(d.Dialect)))
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Log: log, Registry: reg,
+		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -270,6 +288,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		n, err := idem.DeleteExpired(ctx, now)
 		if n > 0 {
 			log.InfoContext(ctx, "expired idempotency keys", "count", n)
+		}
+		return err
+	}})
+
+	runner.Register(jobs.Job{Name: "network.repair", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
+		n, err := svc.Cards.Repair(ctx, now)
+		if n > 0 {
+			log.InfoContext(ctx, "repaired network calls", "count", n)
 		}
 		return err
 	}})
@@ -298,7 +324,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			}
 		}()
 	}
-	var wg sync.WaitGroup
 	wg.Go(func() { runner.Start(ctx) })
 	wg.Go(func() { svc.Webhooks.Run(ctx, time.Second) })
 

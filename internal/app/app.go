@@ -7,11 +7,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/inbound-gateway/inbound/fx"
+	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/vault"
@@ -27,7 +31,13 @@ type Options struct {
 	QuoteTTL             time.Duration
 	AccountValidity      time.Duration
 	AllowPrivateWebhooks bool
-	Now                  func() time.Time
+	// CardnetURL is the card-network simulator or connector to speak to.
+	CardnetURL string
+	// NetworkTimeout bounds one network call (default 10 s).
+	NetworkTimeout time.Duration
+	// Registerer receives the network client's metrics (nil: none).
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Services are the assembled domain services.
@@ -37,6 +47,8 @@ type Services struct {
 	KYC      *kyc.Service
 	Accounts *prepaid.Store
 	FX       *fx.Service
+	Network  *gateway.Client
+	Cards    *gateway.Binder
 }
 
 // New builds the services.
@@ -83,6 +95,19 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 	if err != nil {
 		return nil, err
 	}
+
+	if o.CardnetURL == "" {
+		return nil, errors.New("app: no card network URL")
+	}
+	conn, err := gateway.NewHTTPConnector(o.CardnetURL, o.NetworkTimeout, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.Network, err = gateway.NewClient(d, v, conn, gateway.ClientOptions{Now: o.Now, Logger: log, Registerer: o.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	s.Cards = gateway.NewBinder(d, v, s.Network, s.Webhooks, gateway.BinderOptions{Now: o.Now, Logger: log})
 	return s, nil
 }
 

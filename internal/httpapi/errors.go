@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/inbound-gateway/inbound/fx"
+	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/money"
@@ -50,36 +51,49 @@ type code struct {
 }
 
 var catalogue = map[string]code{
-	"invalid_json":            {400, typeInvalidRequest, "The request body is not valid JSON."},
-	"unknown_field":           {400, typeInvalidRequest, "The request has a field this endpoint does not take."},
-	"parameter_missing":       {400, typeInvalidRequest, "A required parameter is missing."},
-	"parameter_invalid":       {400, typeInvalidRequest, "A parameter has an invalid value."},
-	"amount_invalid":          {400, typeInvalidRequest, "The amount is not a valid money value for its currency."},
-	"currency_unsupported":    {400, typeInvalidRequest, "The currency is not supported."},
-	"idempotency_key_missing": {400, typeInvalidRequest, "This request needs an Idempotency-Key header."},
-	"idempotency_key_invalid": {400, typeInvalidRequest, "The Idempotency-Key header must be 1-255 printable ASCII characters."},
-	"request_too_large":       {413, typeInvalidRequest, "The request body is too large."},
-	"method_not_allowed":      {405, typeInvalidRequest, "This method is not allowed on this path."},
-	"route_not_found":         {404, typeNotFound, "No such route."},
-	"resource_missing":        {404, typeNotFound, "No such object."},
-	"unauthenticated":         {401, typeAuthentication, "Missing or invalid API credentials."},
-	"forbidden":               {403, typePermission, "Your role does not allow this action."},
-	"mrz_invalid":             {400, typeInvalidRequest, "The MRZ is malformed."},
-	"mrz_check_digit":         {400, typeInvalidRequest, "An MRZ check digit does not match its field."},
-	"duplicate_document":      {409, typeConflict, "This document is already registered."},
-	"invalid_state":           {409, typeConflict, "The object is not in a state that allows this action."},
-	"account_frozen":          {403, typePermission, "The account is frozen."},
-	"account_expired":         {403, typePermission, "The account has expired."},
-	"account_closed":          {403, typePermission, "The account is closed."},
-	"fx_rates_stale":          {503, typeAPI, "Exchange rates are stale; quotes are paused. Retry later."},
-	"quote_expired":           {409, typeConflict, "The quote has expired or was already used."},
-	"url_not_allowed":         {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
-	"endpoint_limit_reached":  {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
-	"idempotency_in_progress": {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
-	"idempotency_key_reused":  {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
-	"rate_limited":            {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
-	"internal_error":          {500, typeAPI, "Something went wrong on our side. It has been logged; retry with the same Idempotency-Key."},
-	"service_unavailable":     {503, typeAPI, "The service is temporarily unavailable."},
+	"invalid_json":             {400, typeInvalidRequest, "The request body is not valid JSON."},
+	"unknown_field":            {400, typeInvalidRequest, "The request has a field this endpoint does not take."},
+	"parameter_missing":        {400, typeInvalidRequest, "A required parameter is missing."},
+	"parameter_invalid":        {400, typeInvalidRequest, "A parameter has an invalid value."},
+	"amount_invalid":           {400, typeInvalidRequest, "The amount is not a valid money value for its currency."},
+	"currency_unsupported":     {400, typeInvalidRequest, "The currency is not supported."},
+	"idempotency_key_missing":  {400, typeInvalidRequest, "This request needs an Idempotency-Key header."},
+	"idempotency_key_invalid":  {400, typeInvalidRequest, "The Idempotency-Key header must be 1-255 printable ASCII characters."},
+	"request_too_large":        {413, typeInvalidRequest, "The request body is too large."},
+	"method_not_allowed":       {405, typeInvalidRequest, "This method is not allowed on this path."},
+	"route_not_found":          {404, typeNotFound, "No such route."},
+	"resource_missing":         {404, typeNotFound, "No such object."},
+	"unauthenticated":          {401, typeAuthentication, "Missing or invalid API credentials."},
+	"forbidden":                {403, typePermission, "Your role does not allow this action."},
+	"mrz_invalid":              {400, typeInvalidRequest, "The MRZ is malformed."},
+	"mrz_check_digit":          {400, typeInvalidRequest, "An MRZ check digit does not match its field."},
+	"duplicate_document":       {409, typeConflict, "This document is already registered."},
+	"invalid_state":            {409, typeConflict, "The object is not in a state that allows this action."},
+	"account_frozen":           {403, typePermission, "The account is frozen."},
+	"account_expired":          {403, typePermission, "The account has expired."},
+	"account_closed":           {403, typePermission, "The account is closed."},
+	"fx_rates_stale":           {503, typeAPI, "Exchange rates are stale; quotes are paused. Retry later."},
+	"quote_expired":            {409, typeConflict, "The quote has expired or was already used."},
+	"incorrect_number":         {400, typeInvalidRequest, "The card number is incorrect."},
+	"unsupported_network":      {400, typeInvalidRequest, "Only Visa, Mastercard, American Express, Discover and JCB cards are supported."},
+	"invalid_expiry":           {400, typeInvalidRequest, "The card's expiry date is invalid or in the past."},
+	"invalid_cvc":              {400, typeInvalidRequest, "The card's security code has the wrong length."},
+	"otp_invalid":              {400, typeInvalidRequest, "The one-time password is malformed."},
+	"holder_name_mismatch":     {422, typeKYC, "The card holder name does not match the passport name."},
+	"visitor_not_approved":     {422, typeKYC, "The visitor's KYC is not approved."},
+	"too_many_cards":           {422, typeLimit, "The visitor already has the maximum of 5 active cards."},
+	"card_bound_elsewhere":     {409, typeConflict, "This card is bound to another visitor."},
+	"card_binding_in_progress": {409, typeConflict, "This card's verification is still in progress; retry shortly."},
+	"no_action_required":       {409, typeConflict, "The card is not waiting for authentication."},
+	"card_not_usable":          {409, typeConflict, "The card is not verified."},
+	"card_declined":            {402, typeCard, "The card was declined."},
+	"url_not_allowed":          {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
+	"endpoint_limit_reached":   {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
+	"idempotency_in_progress":  {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
+	"idempotency_key_reused":   {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
+	"rate_limited":             {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
+	"internal_error":           {500, typeAPI, "Something went wrong on our side. It has been logged; retry with the same Idempotency-Key."},
+	"service_unavailable":      {503, typeAPI, "The service is temporarily unavailable."},
 }
 
 // mapping ties a domain sentinel to a catalogue code: the one table of the
@@ -123,6 +137,21 @@ var errorTable = []mapping{
 	{err: fx.ErrQuoteExpired, code: "quote_expired"},
 	{err: fx.ErrQuoteNotFound, code: "resource_missing"},
 	{err: fx.ErrInvalidAmount, code: "amount_invalid"},
+	{err: gateway.ErrIncorrectNumber, code: "incorrect_number", param: "number"},
+	{err: gateway.ErrUnsupportedNetwork, code: "unsupported_network", param: "number"},
+	{err: gateway.ErrInvalidExpiry, code: "invalid_expiry", param: "exp_month"},
+	{err: gateway.ErrInvalidCVC, code: "invalid_cvc", param: "cvc"},
+	{err: gateway.ErrInvalidOTP, code: "otp_invalid", param: "otp"},
+	{err: gateway.ErrHolderNameMismatch, code: "holder_name_mismatch", param: "holder_name"},
+	{err: gateway.ErrVisitorNotApproved, code: "visitor_not_approved"},
+	{err: gateway.ErrTooManyCards, code: "too_many_cards"},
+	{err: gateway.ErrCardBoundElsewhere, code: "card_bound_elsewhere"},
+	{err: gateway.ErrBindingInProgress, code: "card_binding_in_progress"},
+	{err: gateway.ErrNoActionRequired, code: "no_action_required"},
+	{err: gateway.ErrNotChallenged, code: "no_action_required"},
+	{err: gateway.ErrCardNotUsable, code: "card_not_usable"},
+	{err: gateway.ErrCardNotFound, code: "resource_missing"},
+	{err: gateway.ErrVisitorNotFound, code: "resource_missing"},
 	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
@@ -156,6 +185,12 @@ func toAPIError(err error) (*apiError, bool) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae, true
+	}
+	var de *gateway.DeclineError
+	if errors.As(err, &de) {
+		e := newError("card_declined", "", "")
+		e.DeclineCode = de.Code
+		return e, true
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {

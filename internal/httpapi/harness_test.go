@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/inbound-gateway/inbound/gateway/cardnet"
 	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/ids"
@@ -30,6 +32,7 @@ type api struct {
 	supervisor string
 	logs       *logBuffer
 	vault      *vault.Vault
+	cardnet    string
 }
 
 var testMasterKey = bytes.Repeat([]byte{7}, 32)
@@ -42,12 +45,15 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	svc, err := app.New(context.Background(), b.DB, v, log, app.Options{AllowPrivateWebhooks: true})
+	network := httptest.NewServer(cardnet.NewHandler(cardnet.New(cardnet.Config{MaxHang: 3 * time.Second})))
+	t.Cleanup(network.Close)
+	svc, err := app.New(context.Background(), b.DB, v, log, app.Options{AllowPrivateWebhooks: true, CardnetURL: network.URL,
+		NetworkTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	authSvc := svc.Auth
-	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Log: log,
+	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Log: log,
 		Registry: prometheus.NewRegistry(), RateLimit: 0}
 	for _, m := range mutate {
 		m(&d)
@@ -56,7 +62,7 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api{t: t, b: b, srv: srv, logs: logs, vault: v}
+	a := &api{t: t, b: b, srv: srv, logs: logs, vault: v, cardnet: network.URL}
 	a.partner = httptest.NewServer(srv.Partner())
 	a.admin = httptest.NewServer(srv.Admin())
 	t.Cleanup(a.partner.Close)

@@ -12,6 +12,10 @@ func (s *Server) partnerRoutes(r *gin.Engine) {
 
 	v1.POST("/visitors", s.idempotent(true), s.createVisitor)
 	v1.GET("/visitors/:id", s.getVisitor)
+	v1.POST("/visitors/:id/cards", s.idempotent(true), s.bindCard)
+	v1.GET("/visitors/:id/cards", s.listCards)
+	v1.DELETE("/visitors/:id/cards/:card_id", s.unbindCard)
+	v1.POST("/visitors/:id/cards/:card_id/verify", s.idempotent(false), s.verifyCard)
 
 	v1.GET("/fx/rates", s.fxRates)
 

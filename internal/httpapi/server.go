@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/inbound-gateway/inbound/fx"
+	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
@@ -39,6 +40,7 @@ type Deps struct {
 	KYC      *kyc.Service
 	Accounts *prepaid.Store
 	FX       *fx.Service
+	Cards    *gateway.Binder
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
@@ -58,7 +60,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {
