@@ -257,6 +257,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("in-flight request cut: %v", err)
 	}
+	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 201 || !strings.Contains(string(b), "Late Partner") {
 		t.Fatalf("in-flight request: %d %s", res.StatusCode, b)
