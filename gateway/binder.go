@@ -518,3 +518,17 @@ func toCard(r cardRow) Card {
 	}
 	return c
 }
+
+// CardOf returns a card of the partner by id alone (routes such as
+// POST /v1/fx/quotes name only the card); another partner's card is
+// ErrCardNotFound.
+func (b *Binder) CardOf(ctx context.Context, partnerID, cardID string) (Card, error) {
+	row, err := b.store.cardByID(ctx, cardID)
+	if err != nil {
+		return Card{}, err
+	}
+	if row.PartnerID != partnerID {
+		return Card{}, ErrCardNotFound
+	}
+	return toCard(row), nil
+}

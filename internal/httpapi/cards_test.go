@@ -171,3 +171,44 @@ func TestCardBindingRules(t *testing.T) {
 		}
 	})
 }
+
+func TestQuotes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		vis := a.approvedVisitor(t, a.partnerKey)
+		r := do(t, "POST", a.partner.URL+"/v1/visitors/"+vis+"/cards", a.partnerKey, cardBody("4242424242424242", "123", "ANNA ERIKSSON"), "Idempotency-Key", ids.New("k"))
+		card := r.json(t)["id"].(string)
+		q := do(t, "POST", a.partner.URL+"/v1/fx/quotes", a.partnerKey, `{"card_id":"`+card+`","buy":{"value":"1000.00","currency":"CNY"}}`)
+		if q.Status != 201 {
+			t.Fatalf("quote: %d %s", q.Status, q.Body)
+		}
+		// DESIGN.md's example: CNY 1000.00 at mid 7.1220, 1% spread, 3% fee.
+		want := map[string]string{"sell": `{"value":"141.83","currency":"USD"}`, "fee": `{"value":"30.00","currency":"CNY"}`,
+			"credited": `{"value":"970.00","currency":"CNY"}`}
+		for k, v := range want {
+			if !strings.Contains(string(q.Body), `"`+k+`":`+v) {
+				t.Errorf("quote %s: want %s in %s", k, v, q.Body)
+			}
+		}
+		if q.json(t)["rate"] != "7.0507" || q.json(t)["mid_rate"] != "7.1220" {
+			t.Fatalf("rates: %s", q.Body)
+		}
+		cases := []struct{ body, code, param string }{
+			{`{"card_id":"` + card + `"}`, "parameter_invalid", "buy"},
+			{`{"card_id":"` + card + `","buy":{"value":"10.00","currency":"CNY"},"sell":{"value":"1.00","currency":"USD"}}`, "parameter_invalid", "buy"},
+			{`{"card_id":"` + card + `","buy":{"value":1000,"currency":"CNY"}}`, "amount_invalid", "buy.value"},
+			{`{"card_id":"` + card + `","buy":{"value":"10.001","currency":"CNY"}}`, "amount_invalid", "buy.value"},
+			{`{"card_id":"` + card + `","buy":{"value":"10.00","currency":"XYZ"}}`, "currency_unsupported", "buy.currency"},
+			{`{"card_id":"` + card + `","buy":{"value":"10.00","currency":"USD"}}`, "currency_unsupported", "buy.currency"},
+			{`{"card_id":"` + card + `","sell":{"value":"10.00","currency":"EUR"}}`, "currency_unsupported", "sell.currency"},
+			{`{"card_id":"` + card + `","sell":{"value":"-1.00","currency":"USD"}}`, "amount_invalid", "sell.value"},
+			{`{"card_id":"card_nope","sell":{"value":"1.00","currency":"USD"}}`, "resource_missing", "card_id"},
+		}
+		for _, tc := range cases {
+			r := do(t, "POST", a.partner.URL+"/v1/fx/quotes", a.partnerKey, tc.body)
+			if r.Status/100 != 4 || r.errCode(t) != tc.code || r.errParam(t) != tc.param {
+				t.Errorf("%s: %d %s", tc.body, r.Status, r.Body)
+			}
+		}
+	})
+}

@@ -171,6 +171,19 @@ func newError(codeName, param, message string) *apiError {
 	return &apiError{Status: c.status, Type: c.typ, Code: codeName, Message: message, Param: param}
 }
 
+// paramed attaches the request field an error is about.
+type paramed struct {
+	err   error
+	param string
+}
+
+func (p paramed) Error() string     { return p.err.Error() }
+func (p paramed) Unwrap() error     { return p.err }
+func (p paramed) ParamName() string { return p.param }
+
+// withParam names the request field err is about.
+func withParam(err error, param string) error { return paramed{err: err, param: param} }
+
 // paramError is implemented by domain errors that know which request field
 // they are about.
 type paramError interface{ ParamName() string }

@@ -18,6 +18,7 @@ func (s *Server) partnerRoutes(r *gin.Engine) {
 	v1.POST("/visitors/:id/cards/:card_id/verify", s.idempotent(false), s.verifyCard)
 
 	v1.GET("/fx/rates", s.fxRates)
+	v1.POST("/fx/quotes", s.idempotent(false), s.createQuote)
 
 	v1.POST("/webhook_endpoints", s.idempotent(true), s.createWebhookEndpoint)
 	v1.GET("/webhook_endpoints", s.listWebhookEndpoints)

@@ -121,16 +121,6 @@ func (m *model) pickPair() (int, int) {
 	return d, c
 }
 
-func (m *model) openHolds() []*modelHold {
-	var out []*modelHold
-	for _, h := range m.holds {
-		if !h.resolved {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
 func (m *model) check() {
 	for i, a := range m.accounts {
 		b, err := m.l.Balance(ctx, a.acct.ID)

@@ -534,30 +534,33 @@ func (s *gormStore) entrySums(ctx context.Context) (map[string]counters, error) 
 			func(c *counters, v int64) { c.creditsPending = v }},
 	}
 	for _, p := range parts {
-		rows, err := s.tx.Raw(p.q).Rows()
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var (
-				id string
-				v  int64
-			)
-			if err := rows.Scan(&id, &v); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			c := out[id]
-			p.set(&c, v)
-			out[id] = c
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := s.sumInto(p.q, out, p.set); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// sumInto runs a (account id, sum) query and stores each sum with set.
+func (s *gormStore) sumInto(q string, out map[string]counters, set func(*counters, int64)) error {
+	rows, err := s.tx.Raw(q).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			v  int64
+		)
+		if err := rows.Scan(&id, &v); err != nil {
+			return err
+		}
+		c := out[id]
+		set(&c, v)
+		out[id] = c
+	}
+	return rows.Err()
 }
 
 // holdMismatches lists unresolved holds missing from the open-holds queue
