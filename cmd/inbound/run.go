@@ -28,6 +28,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/kv"
+	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/vault"
 )
 
@@ -38,6 +39,7 @@ commands:
   migrate                               apply database migrations and exit
   partners create -name NAME            create a partner and print its secret key
   staff create -name NAME -role ROLE    create a staff member (viewer, agent, supervisor) and print the token
+  ledger verify                         check every ledger invariant; exit 1 listing each break
   config                                print the configuration with secrets masked
 `
 
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return partnersCmd(ctx, cfg, args, stdout)
 	case "staff":
 		return staffCmd(ctx, cfg, args, stdout)
+	case "ledger":
+		return ledgerCmd(ctx, cfg, args, stdout)
 	case "config":
 		fmt.Fprint(stdout, cfg.String())
 		return nil
@@ -152,6 +156,31 @@ func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.W
 		return err
 	}
 	fmt.Fprintf(stdout, "staff %s (%s, %s)\ntoken (shown once): %s\n", st.ID, st.Name, st.Role, token)
+	return nil
+}
+
+// ledgerCmd runs `inbound ledger verify`: every ledger invariant over one
+// snapshot; a break is an error (exit status 1) listing each one.
+func ledgerCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return errors.New("usage: inbound ledger verify")
+	}
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	breaks, err := ledger.New(d).Verify(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range breaks {
+		fmt.Fprintln(stdout, b.String())
+	}
+	if len(breaks) > 0 {
+		return fmt.Errorf("ledger verify: %d break(s)", len(breaks))
+	}
+	fmt.Fprintln(stdout, "ledger verify: balanced, no negative constrained balance, stored balances equal their entries")
 	return nil
 }
 
@@ -275,7 +304,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Log: log, Registry: reg,
+		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -297,6 +326,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if n > 0 {
 			log.InfoContext(ctx, "repaired network calls", "count", n)
 		}
+		return err
+	}})
+
+	runner.Register(jobs.Job{Name: "ledger.expire_holds", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
+		_, err := svc.Ledger.ExpireHolds(ctx, now)
 		return err
 	}})
 

@@ -276,3 +276,15 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatalf("still serving after shutdown: %d", code)
 	}
 }
+
+func TestLedgerVerifySubcommand(t *testing.T) {
+	env := loopbackEnv(t)
+	getenv := func(k string) string { return env[k] }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"ledger", "verify"}, getenv, &out, io.Discard); err != nil || !strings.Contains(out.String(), "balanced") {
+		t.Fatalf("verify on an empty ledger: %v %s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"ledger"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("ledger without verb accepted")
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -49,6 +50,7 @@ type Services struct {
 	FX       *fx.Service
 	Network  *gateway.Client
 	Cards    *gateway.Binder
+	Ledger   *ledger.Ledger
 }
 
 // New builds the services.
@@ -63,6 +65,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		Auth:     auth.NewService(auth.NewStore(d)),
 		Webhooks: webhook.New(d, v, log, webhook.Options{AllowPrivate: o.AllowPrivateWebhooks, Now: o.Now}),
 		Accounts: prepaid.NewStore(d),
+		Ledger:   ledger.New(d),
 	}
 
 	sanctions, err := kyc.LoadSanctions(o.SanctionsDir)

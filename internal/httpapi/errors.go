@@ -7,6 +7,7 @@ import (
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
+	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -86,6 +87,7 @@ var catalogue = map[string]code{
 	"card_binding_in_progress": {409, typeConflict, "This card's verification is still in progress; retry shortly."},
 	"no_action_required":       {409, typeConflict, "The card is not waiting for authentication."},
 	"card_not_usable":          {409, typeConflict, "The card is not verified."},
+	"insufficient_funds":       {402, typeCard, "The available balance is too low."},
 	"card_declined":            {402, typeCard, "The card was declined."},
 	"url_not_allowed":          {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
 	"endpoint_limit_reached":   {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
@@ -152,6 +154,8 @@ var errorTable = []mapping{
 	{err: gateway.ErrCardNotUsable, code: "card_not_usable"},
 	{err: gateway.ErrCardNotFound, code: "resource_missing"},
 	{err: gateway.ErrVisitorNotFound, code: "resource_missing"},
+	{err: ledger.ErrAccountNotFound, code: "resource_missing"},
+	{err: ledger.ErrInsufficientFunds, code: "insufficient_funds"},
 	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},

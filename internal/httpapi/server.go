@@ -24,6 +24,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/kv"
+	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -41,6 +42,7 @@ type Deps struct {
 	Accounts *prepaid.Store
 	FX       *fx.Service
 	Cards    *gateway.Binder
+	Ledger   *ledger.Ledger
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
@@ -60,7 +62,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {
