@@ -16,6 +16,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ledger"
@@ -51,6 +52,8 @@ type Services struct {
 	Network  *gateway.Client
 	Cards    *gateway.Binder
 	Ledger   *ledger.Ledger
+	// Adjustments are maker-checker ledger corrections.
+	Adjustments *adjustment.Service
 }
 
 // New builds the services.
@@ -67,6 +70,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		Accounts: prepaid.NewStore(d),
 		Ledger:   ledger.New(d),
 	}
+	s.Adjustments = adjustment.New(d, s.Ledger, o.Now)
 
 	sanctions, err := kyc.LoadSanctions(o.SanctionsDir)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ledger"
@@ -87,6 +88,7 @@ var catalogue = map[string]code{
 	"card_binding_in_progress": {409, typeConflict, "This card's verification is still in progress; retry shortly."},
 	"no_action_required":       {409, typeConflict, "The card is not waiting for authentication."},
 	"card_not_usable":          {409, typeConflict, "The card is not verified."},
+	"approver_is_proposer":     {403, typePermission, "An adjustment must be approved by a different supervisor than the one who proposed it."},
 	"insufficient_funds":       {402, typeCard, "The available balance is too low."},
 	"card_declined":            {402, typeCard, "The card was declined."},
 	"url_not_allowed":          {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
@@ -156,6 +158,11 @@ var errorTable = []mapping{
 	{err: gateway.ErrVisitorNotFound, code: "resource_missing"},
 	{err: ledger.ErrAccountNotFound, code: "resource_missing"},
 	{err: ledger.ErrInsufficientFunds, code: "insufficient_funds"},
+	{err: adjustment.ErrNotFound, code: "resource_missing"},
+	{err: adjustment.ErrSameStaff, code: "approver_is_proposer"},
+	{err: adjustment.ErrNotProposed, code: "invalid_state"},
+	{err: adjustment.ErrZeroAmount, code: "amount_invalid", param: "amount.value"},
+	{err: adjustment.ErrInvalidInput, code: "parameter_invalid"},
 	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},

@@ -68,3 +68,64 @@ func TestLedgerBrowsingAndReconciliation(t *testing.T) {
 		}
 	})
 }
+
+func TestMakerCheckerAdjustments(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		ctx := context.Background()
+		wallet, err := a.srv.Ledger.EnsureAccount(ctx, ledger.AccountSpec{Code: "test:wallet", Currency: money.CNY, Kind: ledger.Liability, NoNegative: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agent := a.staff(auth.Agent)
+		p := do(t, "POST", a.admin.URL+"/admin/v1/adjustments", agent, `{"account_id":"test:wallet","amount":{"value":"12.34","currency":"CNY"},"reason":"goodwill for ticket 42"}`)
+		if p.Status != 201 || p.json(t)["status"] != "proposed" {
+			t.Fatalf("propose: %d %s", p.Status, p.Body)
+		}
+		id := p.json(t)["id"].(string)
+		if bal, _ := a.srv.Ledger.Balance(ctx, wallet.ID); !bal.Posted().IsZero() {
+			t.Fatal("a proposal moved money")
+		}
+		url := a.admin.URL + "/admin/v1/adjustments/" + id + "/approve"
+		if r := do(t, "POST", url, agent, `{"reason":"ok"}`); r.Status != 403 {
+			t.Fatalf("agent approved: %d", r.Status)
+		}
+		// The proposer cannot approve their own proposal, even as supervisor.
+		p2 := do(t, "POST", a.admin.URL+"/admin/v1/adjustments", a.supervisor, `{"account_id":"`+wallet.ID+`","amount":{"value":"1.00","currency":"CNY"},"reason":"self"}`)
+		if r := do(t, "POST", a.admin.URL+"/admin/v1/adjustments/"+p2.json(t)["id"].(string)+"/approve", a.supervisor, `{"reason":"mine"}`); r.Status != 403 || r.errCode(t) != "approver_is_proposer" {
+			t.Fatalf("self-approval: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "POST", url, a.supervisor, `{"reason":"checked ticket 42"}`); r.Status != 200 || r.json(t)["status"] != "approved" {
+			t.Fatalf("approve: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "POST", url, a.staff(auth.Supervisor), `{"reason":"again"}`); r.Status != 409 || r.errCode(t) != "invalid_state" {
+			t.Fatalf("approve twice: %d %s", r.Status, r.Body)
+		}
+		bal, _ := a.srv.Ledger.Balance(ctx, wallet.ID)
+		if bal.Posted().Minor() != 1234 {
+			t.Fatalf("balance after adjustment %v", bal.Posted())
+		}
+		// Lowering a no-negative account below zero is refused at approval.
+		neg := do(t, "POST", a.admin.URL+"/admin/v1/adjustments", agent, `{"account_id":"test:wallet","amount":{"value":"-20.00","currency":"CNY"},"reason":"claw back"}`)
+		if r := do(t, "POST", a.admin.URL+"/admin/v1/adjustments/"+neg.json(t)["id"].(string)+"/approve", a.supervisor, `{"reason":"ok"}`); r.Status != 402 || r.errCode(t) != "insufficient_funds" {
+			t.Fatalf("overdraw: %d %s", r.Status, r.Body)
+		}
+		for _, bad := range []string{
+			`{"account_id":"test:wallet","amount":{"value":"0.00","currency":"CNY"},"reason":"x"}`,
+			`{"account_id":"test:wallet","amount":{"value":"1.00","currency":"USD"},"reason":"x"}`,
+			`{"account_id":"nope:nope","amount":{"value":"1.00","currency":"CNY"},"reason":"x"}`,
+			`{"account_id":"test:wallet","amount":{"value":"1.00","currency":"CNY"}}`,
+		} {
+			if r := do(t, "POST", a.admin.URL+"/admin/v1/adjustments", agent, bad); r.Status/100 != 4 {
+				t.Errorf("%s: %d %s", bad, r.Status, r.Body)
+			}
+		}
+		au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+id, a.supervisor, "")
+		if n := len(au.json(t)["data"].([]any)); n != 2 {
+			t.Fatalf("audit records for the adjustment: %d", n)
+		}
+		if rec := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", agent, ""); !strings.Contains(string(rec.Body), `"breaks":[]`) {
+			t.Fatalf("reconciliation after adjustments: %s", rec.Body)
+		}
+	})
+}

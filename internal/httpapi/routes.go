@@ -44,6 +44,9 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	agent.POST("/reviews/:id/decision", s.decideReview)
 	agent.POST("/visitors/:id/freeze", s.freezeVisitor)
 	agent.POST("/visitors/:id/unfreeze", s.unfreezeVisitor)
+	agent.POST("/adjustments", s.proposeAdjustment)
+	viewer.GET("/adjustments/:id", s.getAdjustment)
+	supervisor.POST("/adjustments/:id/approve", s.approveAdjustment)
 
 	supervisor.POST("/partners", s.createPartner)
 	supervisor.POST("/partners/:id/rotate_key", s.rotatePartnerKey)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
@@ -43,8 +44,10 @@ type Deps struct {
 	FX       *fx.Service
 	Cards    *gateway.Binder
 	Ledger   *ledger.Ledger
-	Log      *slog.Logger
-	Registry *prometheus.Registry
+	// Adjustments are the maker-checker ledger corrections.
+	Adjustments *adjustment.Service
+	Log         *slog.Logger
+	Registry    *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
 	RateLimit    int
 	MaxBodyBytes int64
@@ -62,7 +65,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Adjustments == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {

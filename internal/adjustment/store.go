@@ -1,0 +1,162 @@
+package adjustment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/ids"
+	"github.com/inbound-gateway/inbound/internal/ledger"
+	"github.com/inbound-gateway/inbound/internal/money"
+)
+
+type row struct {
+	ID          string `gorm:"primaryKey"`
+	AccountID   string
+	AccountCode string
+	AmountMinor int64
+	Currency    string
+	Reason      string
+	Status      string
+	ProposedBy  string
+	ApprovedBy  string
+	CreatedAt   time.Time
+	ApprovedAt  *time.Time
+}
+
+func (row) TableName() string { return "adjustments" }
+
+func (r row) adjustment() (Adjustment, error) {
+	cur, err := money.LookupCurrency(r.Currency)
+	if err != nil {
+		return Adjustment{}, err
+	}
+	return Adjustment{ID: r.ID, AccountID: r.AccountID, AccountCode: r.AccountCode, Amount: money.New(r.AmountMinor, cur),
+		Reason: r.Reason, Status: Status(r.Status), ProposedBy: r.ProposedBy, ApprovedBy: r.ApprovedBy,
+		CreatedAt: r.CreatedAt, ApprovedAt: r.ApprovedAt}, nil
+}
+
+// Service proposes and approves adjustments.
+type Service struct {
+	db     *db.DB
+	ledger *ledger.Ledger
+	now    func() time.Time
+}
+
+// New returns the service.
+func New(d *db.DB, l *ledger.Ledger, now func() time.Time) *Service {
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{db: d, ledger: l, now: now}
+}
+
+// Propose records a proposal; nothing moves yet. The amount's currency must
+// be the account's.
+func (s *Service) Propose(ctx context.Context, accountID string, amount money.Amount, reason, staffID string) (Adjustment, error) {
+	if amount.IsZero() {
+		return Adjustment{}, ErrZeroAmount
+	}
+	if strings.TrimSpace(reason) == "" || staffID == "" {
+		return Adjustment{}, ErrInvalidInput
+	}
+	acct, err := s.ledger.Account(ctx, accountID)
+	if err != nil {
+		return Adjustment{}, err
+	}
+	if acct.Currency != amount.Currency() {
+		return Adjustment{}, fmt.Errorf("%w: account is in %s", money.ErrCurrencyMismatch, acct.Currency)
+	}
+	r := row{ID: ids.New(ids.Adjustment), AccountID: acct.ID, AccountCode: acct.Code, AmountMinor: amount.Minor(),
+		Currency: amount.Currency().Code(), Reason: strings.TrimSpace(reason), Status: string(Proposed), ProposedBy: staffID,
+		CreatedAt: s.now().Truncate(time.Microsecond)}
+	var out Adjustment
+	err = s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return fmt.Errorf("adjustment: propose: %w", err)
+		}
+		var err error
+		if out, err = r.adjustment(); err != nil {
+			return err
+		}
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// Approve posts a proposed adjustment; approver must be another staff
+// member than the proposer (the HTTP layer checks the supervisor role).
+// Lowering a no-negative account below zero fails with
+// ledger.ErrInsufficientFunds and leaves the proposal open.
+func (s *Service) Approve(ctx context.Context, id, approverID string) (Adjustment, error) {
+	var out Adjustment
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var r row
+		err := s.db.ForUpdate(tx).Take(&r, "id = ?", id).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if Status(r.Status) != Proposed {
+			return ErrNotProposed
+		}
+		if r.ProposedBy == approverID {
+			return ErrSameStaff
+		}
+		a, err := r.adjustment()
+		if err != nil {
+			return err
+		}
+		acct, err := s.ledger.Account(ctx, r.AccountID)
+		if err != nil {
+			return err
+		}
+		counter, err := s.ledger.EnsureAccountTx(ctx, tx, ledger.AccountSpec{Code: CounterCode(a.Amount.Currency()),
+			Currency: a.Amount.Currency(), Kind: ledger.Expense, Slots: 4})
+		if err != nil {
+			return err
+		}
+		// Raising a credit-normal account (liability, revenue) credits it;
+		// raising a debit-normal one (asset, expense) debits it.
+		debit, credit := counter.ID, acct.ID
+		if acct.Kind == ledger.Asset || acct.Kind == ledger.Expense {
+			debit, credit = acct.ID, counter.ID
+		}
+		amt := a.Amount
+		if amt.IsNegative() {
+			debit, credit, amt = credit, debit, amt.Neg()
+		}
+		if _, err := s.ledger.PostTx(ctx, tx, ledger.Batch{Reference: a.Reference(), Ops: []ledger.Op{ledger.Move(debit, credit, amt)}}); err != nil {
+			return err
+		}
+		now := s.now().Truncate(time.Microsecond)
+		if err := tx.Model(&row{}).Where("id = ? AND status = ?", id, string(Proposed)).
+			Updates(map[string]any{"status": string(Approved), "approved_by": approverID, "approved_at": now}).Error; err != nil {
+			return err
+		}
+		a.Status, a.ApprovedBy, a.ApprovedAt = Approved, approverID, &now
+		out = a
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// Get returns one adjustment.
+func (s *Service) Get(ctx context.Context, id string) (Adjustment, error) {
+	var r row
+	err := s.db.WithContext(ctx).Take(&r, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Adjustment{}, ErrNotFound
+	}
+	if err != nil {
+		return Adjustment{}, err
+	}
+	return r.adjustment()
+}

@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/inbound-gateway/inbound/internal/adjustment"
+	"github.com/inbound-gateway/inbound/internal/money"
+)
+
+type adjustmentResponse struct {
+	ID          string       `json:"id"`
+	Object      string       `json:"object"`
+	AccountID   string       `json:"account_id"`
+	AccountCode string       `json:"account_code"`
+	Amount      money.Amount `json:"amount"`
+	Reason      string       `json:"reason"`
+	Status      string       `json:"status"`
+	ProposedBy  string       `json:"proposed_by"`
+	ApprovedBy  string       `json:"approved_by,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	ApprovedAt  *time.Time   `json:"approved_at,omitempty"`
+}
+
+func renderAdjustment(a adjustment.Adjustment) adjustmentResponse {
+	return adjustmentResponse{ID: a.ID, Object: "adjustment", AccountID: a.AccountID, AccountCode: a.AccountCode, Amount: a.Amount,
+		Reason: a.Reason, Status: string(a.Status), ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy, CreatedAt: a.CreatedAt, ApprovedAt: a.ApprovedAt}
+}
+
+func adjustmentTarget(r any) string { return r.(adjustment.Adjustment).ID }
+
+// proposeAdjustment records a signed correction; nothing moves until a
+// different supervisor approves it (maker-checker).
+func (s *Server) proposeAdjustment(c *gin.Context) {
+	var req struct {
+		AccountID string        `json:"account_id" validate:"required"`
+		Amount    *money.Amount `json:"amount" validate:"required"`
+		Reason    string        `json:"reason" validate:"required,max=1000"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, _ := staffOf(c)
+	account, err := s.ledgerAccount(c, req.AccountID)
+	if err != nil {
+		s.fail(c, withParam(err, "account_id"))
+		return
+	}
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderAdjustment(r.(adjustment.Adjustment)) })
+	ctx = s.audited(ctx, c, "adjustment.propose", req.Reason, adjustmentTarget)
+	a, err := s.Adjustments.Propose(ctx, account.ID, *req.Amount, req.Reason, st.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusCreated, renderAdjustment(a))
+}
+
+func (s *Server) approveAdjustment(c *gin.Context) {
+	var req reasonOnly
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, _ := staffOf(c)
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderAdjustment(r.(adjustment.Adjustment)) })
+	ctx = s.audited(ctx, c, "adjustment.approve", req.Reason, adjustmentTarget)
+	a, err := s.Adjustments.Approve(ctx, c.Param("id"), st.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderAdjustment(a))
+}
+
+func (s *Server) getAdjustment(c *gin.Context) {
+	a, err := s.Adjustments.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderAdjustment(a))
+}
