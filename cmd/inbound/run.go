@@ -294,7 +294,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	svc, err := app.New(ctx, d, vlt, log, app.Options{
 		SanctionsDir: cfg.SanctionsDir, FXRates: cfg.FXRates, QuoteTTL: cfg.QuoteTTL,
 		AccountValidity: cfg.AccountValid, AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
-		CardnetURL: cardnetURL, Registerer: reg,
+		CardnetURL: cardnetURL, Registerer: reg, AutoRelease: cfg.AutoRelease,
 	})
 	if err != nil {
 		return err
@@ -304,7 +304,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Log: log, Registry: reg,
+		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -333,6 +333,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		_, err := svc.Ledger.ExpireHolds(ctx, now)
 		return err
 	}})
+
+	runner.Register(jobs.Job{Name: "prepaid.recover", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
+		n, err := svc.Prepaid.Recover(ctx, now)
+		if n > 0 {
+			log.InfoContext(ctx, "recovered loads and unloads", "count", n)
+		}
+		return err
+	}})
+	runner.Register(jobs.Job{Name: "prepaid.expire", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+		_, err := svc.Prepaid.ExpireAccounts(ctx, now)
+		return err
+	}})
+	runner.Register(svc.Escrow.Job(cfg.JobInterval))
 
 	servers := []*namedServer{
 		{name: "partner", addr: cfg.PartnerAddr, handler: srv.Partner()},

@@ -19,6 +19,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
@@ -33,6 +34,8 @@ type Options struct {
 	QuoteTTL             time.Duration
 	AccountValidity      time.Duration
 	AllowPrivateWebhooks bool
+	// AutoRelease is the default escrow auto-release delay.
+	AutoRelease time.Duration
 	// CardnetURL is the card-network simulator or connector to speak to.
 	CardnetURL string
 	// NetworkTimeout bounds one network call (default 10 s).
@@ -54,6 +57,8 @@ type Services struct {
 	Ledger   *ledger.Ledger
 	// Adjustments are maker-checker ledger corrections.
 	Adjustments *adjustment.Service
+	Prepaid     *prepaid.Service
+	Escrow      *escrow.Service
 }
 
 // New builds the services.
@@ -115,6 +120,24 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		return nil, err
 	}
 	s.Cards = gateway.NewBinder(d, v, s.Network, s.Webhooks, gateway.BinderOptions{Now: o.Now, Logger: log})
+
+	eo := escrow.DefaultOptions()
+	eo.Now = o.Now
+	if o.AutoRelease > 0 {
+		eo.AutoReleaseAfter = o.AutoRelease
+		eo.MaxAutoReleaseAfter = max(eo.MaxAutoReleaseAfter, o.AutoRelease)
+	}
+	s.Escrow, err = escrow.New(d, s.Ledger, s.Accounts, s.Webhooks, eo)
+	if err != nil {
+		return nil, err
+	}
+	s.Prepaid, err = prepaid.NewService(prepaid.Deps{
+		DB: d, Ledger: s.Ledger, Accounts: s.Accounts, Quotes: s.FX, QuoteUse: fx.NewGormStore(d), Rates: src,
+		Network: s.Network, Cards: s.Cards, Events: s.Webhooks, Now: o.Now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

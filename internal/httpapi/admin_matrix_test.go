@@ -21,6 +21,7 @@ var adminMinRole = map[string]auth.Role{
 	"GET /admin/v1/ledger/transfers":         auth.Viewer,
 	"GET /admin/v1/reconciliation":           auth.Viewer,
 	"POST /admin/v1/adjustments":             auth.Agent,
+	"POST /admin/v1/payments/:id/resolve":    auth.Agent,
 	"GET /admin/v1/adjustments/:id":          auth.Viewer,
 	"POST /admin/v1/adjustments/:id/approve": auth.Supervisor,
 	"POST /admin/v1/reviews/:id/decision":    auth.Agent,

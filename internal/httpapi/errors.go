@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
@@ -53,51 +55,58 @@ type code struct {
 }
 
 var catalogue = map[string]code{
-	"invalid_json":             {400, typeInvalidRequest, "The request body is not valid JSON."},
-	"unknown_field":            {400, typeInvalidRequest, "The request has a field this endpoint does not take."},
-	"parameter_missing":        {400, typeInvalidRequest, "A required parameter is missing."},
-	"parameter_invalid":        {400, typeInvalidRequest, "A parameter has an invalid value."},
-	"amount_invalid":           {400, typeInvalidRequest, "The amount is not a valid money value for its currency."},
-	"currency_unsupported":     {400, typeInvalidRequest, "The currency is not supported."},
-	"idempotency_key_missing":  {400, typeInvalidRequest, "This request needs an Idempotency-Key header."},
-	"idempotency_key_invalid":  {400, typeInvalidRequest, "The Idempotency-Key header must be 1-255 printable ASCII characters."},
-	"request_too_large":        {413, typeInvalidRequest, "The request body is too large."},
-	"method_not_allowed":       {405, typeInvalidRequest, "This method is not allowed on this path."},
-	"route_not_found":          {404, typeNotFound, "No such route."},
-	"resource_missing":         {404, typeNotFound, "No such object."},
-	"unauthenticated":          {401, typeAuthentication, "Missing or invalid API credentials."},
-	"forbidden":                {403, typePermission, "Your role does not allow this action."},
-	"mrz_invalid":              {400, typeInvalidRequest, "The MRZ is malformed."},
-	"mrz_check_digit":          {400, typeInvalidRequest, "An MRZ check digit does not match its field."},
-	"duplicate_document":       {409, typeConflict, "This document is already registered."},
-	"invalid_state":            {409, typeConflict, "The object is not in a state that allows this action."},
-	"account_frozen":           {403, typePermission, "The account is frozen."},
-	"account_expired":          {403, typePermission, "The account has expired."},
-	"account_closed":           {403, typePermission, "The account is closed."},
-	"fx_rates_stale":           {503, typeAPI, "Exchange rates are stale; quotes are paused. Retry later."},
-	"quote_expired":            {409, typeConflict, "The quote has expired or was already used."},
-	"incorrect_number":         {400, typeInvalidRequest, "The card number is incorrect."},
-	"unsupported_network":      {400, typeInvalidRequest, "Only Visa, Mastercard, American Express, Discover and JCB cards are supported."},
-	"invalid_expiry":           {400, typeInvalidRequest, "The card's expiry date is invalid or in the past."},
-	"invalid_cvc":              {400, typeInvalidRequest, "The card's security code has the wrong length."},
-	"otp_invalid":              {400, typeInvalidRequest, "The one-time password is malformed."},
-	"holder_name_mismatch":     {422, typeKYC, "The card holder name does not match the passport name."},
-	"visitor_not_approved":     {422, typeKYC, "The visitor's KYC is not approved."},
-	"too_many_cards":           {422, typeLimit, "The visitor already has the maximum of 5 active cards."},
-	"card_bound_elsewhere":     {409, typeConflict, "This card is bound to another visitor."},
-	"card_binding_in_progress": {409, typeConflict, "This card's verification is still in progress; retry shortly."},
-	"no_action_required":       {409, typeConflict, "The card is not waiting for authentication."},
-	"card_not_usable":          {409, typeConflict, "The card is not verified."},
-	"approver_is_proposer":     {403, typePermission, "An adjustment must be approved by a different supervisor than the one who proposed it."},
-	"insufficient_funds":       {402, typeCard, "The available balance is too low."},
-	"card_declined":            {402, typeCard, "The card was declined."},
-	"url_not_allowed":          {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
-	"endpoint_limit_reached":   {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
-	"idempotency_in_progress":  {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
-	"idempotency_key_reused":   {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
-	"rate_limited":             {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
-	"internal_error":           {500, typeAPI, "Something went wrong on our side. It has been logged; retry with the same Idempotency-Key."},
-	"service_unavailable":      {503, typeAPI, "The service is temporarily unavailable."},
+	"invalid_json":                {400, typeInvalidRequest, "The request body is not valid JSON."},
+	"unknown_field":               {400, typeInvalidRequest, "The request has a field this endpoint does not take."},
+	"parameter_missing":           {400, typeInvalidRequest, "A required parameter is missing."},
+	"parameter_invalid":           {400, typeInvalidRequest, "A parameter has an invalid value."},
+	"amount_invalid":              {400, typeInvalidRequest, "The amount is not a valid money value for its currency."},
+	"currency_unsupported":        {400, typeInvalidRequest, "The currency is not supported."},
+	"idempotency_key_missing":     {400, typeInvalidRequest, "This request needs an Idempotency-Key header."},
+	"idempotency_key_invalid":     {400, typeInvalidRequest, "The Idempotency-Key header must be 1-255 printable ASCII characters."},
+	"request_too_large":           {413, typeInvalidRequest, "The request body is too large."},
+	"method_not_allowed":          {405, typeInvalidRequest, "This method is not allowed on this path."},
+	"route_not_found":             {404, typeNotFound, "No such route."},
+	"resource_missing":            {404, typeNotFound, "No such object."},
+	"unauthenticated":             {401, typeAuthentication, "Missing or invalid API credentials."},
+	"forbidden":                   {403, typePermission, "Your role does not allow this action."},
+	"mrz_invalid":                 {400, typeInvalidRequest, "The MRZ is malformed."},
+	"mrz_check_digit":             {400, typeInvalidRequest, "An MRZ check digit does not match its field."},
+	"duplicate_document":          {409, typeConflict, "This document is already registered."},
+	"invalid_state":               {409, typeConflict, "The object is not in a state that allows this action."},
+	"account_frozen":              {403, typePermission, "The account is frozen."},
+	"account_expired":             {403, typePermission, "The account has expired."},
+	"account_closed":              {403, typePermission, "The account is closed."},
+	"fx_rates_stale":              {503, typeAPI, "Exchange rates are stale; quotes are paused. Retry later."},
+	"quote_expired":               {409, typeConflict, "The quote has expired or was already used."},
+	"incorrect_number":            {400, typeInvalidRequest, "The card number is incorrect."},
+	"unsupported_network":         {400, typeInvalidRequest, "Only Visa, Mastercard, American Express, Discover and JCB cards are supported."},
+	"invalid_expiry":              {400, typeInvalidRequest, "The card's expiry date is invalid or in the past."},
+	"invalid_cvc":                 {400, typeInvalidRequest, "The card's security code has the wrong length."},
+	"otp_invalid":                 {400, typeInvalidRequest, "The one-time password is malformed."},
+	"holder_name_mismatch":        {422, typeKYC, "The card holder name does not match the passport name."},
+	"visitor_not_approved":        {422, typeKYC, "The visitor's KYC is not approved."},
+	"too_many_cards":              {422, typeLimit, "The visitor already has the maximum of 5 active cards."},
+	"card_bound_elsewhere":        {409, typeConflict, "This card is bound to another visitor."},
+	"card_binding_in_progress":    {409, typeConflict, "This card's verification is still in progress; retry shortly."},
+	"no_action_required":          {409, typeConflict, "The card is not waiting for authentication."},
+	"card_not_usable":             {409, typeConflict, "The card is not verified."},
+	"approver_is_proposer":        {403, typePermission, "An adjustment must be approved by a different supervisor than the one who proposed it."},
+	"insufficient_funds":          {402, typeCard, "The available balance is too low."},
+	"limit_exceeded":              {422, typeLimit, "The load would exceed a limit of the account."},
+	"quote_mismatch":              {400, typeInvalidRequest, "The quote is not for this card or visitor."},
+	"unload_in_progress":          {409, typeConflict, "An unload of this account is in progress."},
+	"nothing_to_unload":           {409, typeConflict, "The account has no available balance to unload."},
+	"outcome_pending":             {503, typeAPI, "The card network's answer is not known yet; it will be settled shortly. Retry with the same Idempotency-Key."},
+	"out_trade_no_conflict":       {409, typeConflict, "This out_trade_no was used for a different payment."},
+	"merchant_insufficient_funds": {402, typeCard, "The merchant's balance is too low for this refund."},
+	"card_declined":               {402, typeCard, "The card was declined."},
+	"url_not_allowed":             {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
+	"endpoint_limit_reached":      {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
+	"idempotency_in_progress":     {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
+	"idempotency_key_reused":      {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
+	"rate_limited":                {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
+	"internal_error":              {500, typeAPI, "Something went wrong on our side. It has been logged; retry with the same Idempotency-Key."},
+	"service_unavailable":         {503, typeAPI, "The service is temporarily unavailable."},
 }
 
 // mapping ties a domain sentinel to a catalogue code: the one table of the
@@ -163,6 +172,22 @@ var errorTable = []mapping{
 	{err: adjustment.ErrNotProposed, code: "invalid_state"},
 	{err: adjustment.ErrZeroAmount, code: "amount_invalid", param: "amount.value"},
 	{err: adjustment.ErrInvalidInput, code: "parameter_invalid"},
+	{err: prepaid.ErrQuoteMismatch, code: "quote_mismatch", param: "quote_id"},
+	{err: prepaid.ErrCardNotUsable, code: "card_not_usable", param: "card_id"},
+	{err: prepaid.ErrLoadNotFound, code: "resource_missing"},
+	{err: prepaid.ErrUnloadNotFound, code: "resource_missing"},
+	{err: prepaid.ErrNoActionRequired, code: "invalid_state"},
+	{err: prepaid.ErrInvalidOTP, code: "otp_invalid", param: "otp"},
+	{err: prepaid.ErrUnloadInProgress, code: "unload_in_progress"},
+	{err: prepaid.ErrNothingToUnload, code: "nothing_to_unload"},
+	{err: prepaid.ErrInvalidCursor, code: "parameter_invalid", param: "cursor"},
+	{err: prepaid.ErrUnresolved, code: "outcome_pending"},
+	{err: escrow.ErrNotFound, code: "resource_missing"},
+	{err: escrow.ErrInvalidState, code: "invalid_state"},
+	{err: escrow.ErrOutTradeNoConflict, code: "out_trade_no_conflict", param: "out_trade_no"},
+	{err: escrow.ErrInsufficientFunds, code: "insufficient_funds"},
+	{err: escrow.ErrMerchantInsufficientFunds, code: "merchant_insufficient_funds"},
+	{err: escrow.ErrInvalidInput, code: "parameter_invalid"},
 	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
@@ -209,6 +234,16 @@ func toAPIError(err error) (*apiError, bool) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae, true
+	}
+	var le *prepaid.LimitError
+	if errors.As(err, &le) {
+		e := newError("limit_exceeded", "", fmt.Sprintf("The load would exceed the %s limit.", le.Limit))
+		e.Extra = map[string]any{"limit": le.Limit, "room": le.Room}
+		return e, true
+	}
+	var ie *escrow.InputError
+	if errors.As(err, &ie) {
+		return newError("parameter_invalid", ie.Param, upperFirst(ie.Param+" "+ie.Reason+".")), true
 	}
 	var de *gateway.DeclineError
 	if errors.As(err, &de) {

@@ -53,7 +53,7 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 		t.Fatal(err)
 	}
 	authSvc := svc.Auth
-	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Log: log,
+	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Log: log,
 		Registry: prometheus.NewRegistry(), RateLimit: 0}
 	for _, m := range mutate {
 		m(&d)

@@ -309,13 +309,22 @@ func (s *Server) txResponse(ctx context.Context, c *gin.Context, status int, ren
 // txResponseTx is txResponse for responses that need to read inside the
 // transaction (rows written by hooks of the same operation).
 func (s *Server) txResponseTx(ctx context.Context, c *gin.Context, status int, render func(tx *db.Tx, result any) (any, error)) context.Context {
+	return s.txResponseStatus(ctx, c, func(tx *db.Tx, result any) (int, any, error) {
+		obj, err := render(tx, result)
+		return status, obj, err
+	})
+}
+
+// txResponseStatus is the general form: render also picks the status (a
+// repeated out_trade_no answers 200, a new payment 201).
+func (s *Server) txResponseStatus(ctx context.Context, c *gin.Context, render func(tx *db.Tx, result any) (int, any, error)) context.Context {
 	v, ok := c.Get(ctxIdem)
 	if !ok {
 		return ctx
 	}
 	p := v.(*pending)
 	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		obj, err := render(tx, result)
+		status, obj, err := render(tx, result)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,22 @@ func (s *Server) partnerRoutes(r *gin.Engine) {
 	v1.DELETE("/visitors/:id/cards/:card_id", s.unbindCard)
 	v1.POST("/visitors/:id/cards/:card_id/verify", s.idempotent(false), s.verifyCard)
 
+	v1.POST("/visitors/:id/loads", s.idempotent(true), s.createLoad)
+	v1.GET("/loads/:id", s.getLoad)
+	v1.POST("/loads/:id/authenticate", s.idempotent(false), s.authenticateLoad)
+	v1.GET("/visitors/:id/account", s.getAccount)
+	v1.GET("/visitors/:id/transactions", s.listTransactions)
+	v1.POST("/visitors/:id/unloads", s.idempotent(true), s.createUnload)
+
+	v1.POST("/merchants", s.idempotent(true), s.createMerchant)
+	v1.GET("/merchants/:id", s.getMerchant)
+	v1.POST("/payments", s.idempotent(true), s.createPayment)
+	v1.GET("/payments", s.listPayments)
+	v1.GET("/payments/:id", s.getPayment)
+	v1.POST("/payments/:id/confirm", s.idempotent(true), s.confirmPayment)
+	v1.POST("/payments/:id/refunds", s.idempotent(true), s.refundPayment)
+	v1.POST("/payments/:id/dispute", s.idempotent(false), s.disputePayment)
+
 	v1.GET("/fx/rates", s.fxRates)
 	v1.POST("/fx/quotes", s.idempotent(false), s.createQuote)
 
@@ -45,6 +61,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	agent.POST("/visitors/:id/freeze", s.freezeVisitor)
 	agent.POST("/visitors/:id/unfreeze", s.unfreezeVisitor)
 	agent.POST("/adjustments", s.proposeAdjustment)
+	agent.POST("/payments/:id/resolve", s.resolvePayment)
 	viewer.GET("/adjustments/:id", s.getAdjustment)
 	supervisor.POST("/adjustments/:id/approve", s.approveAdjustment)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/ledger"
@@ -46,6 +47,8 @@ type Deps struct {
 	Ledger   *ledger.Ledger
 	// Adjustments are the maker-checker ledger corrections.
 	Adjustments *adjustment.Service
+	Prepaid     *prepaid.Service
+	Escrow      *escrow.Service
 	Log         *slog.Logger
 	Registry    *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
@@ -65,7 +68,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Adjustments == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Adjustments == nil || d.Prepaid == nil || d.Escrow == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {

@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/prepaid"
+)
+
+// loadFailure adds the failed load to a decline, as Stripe adds the
+// payment intent: the partner sees which load failed and why.
+func loadFailure(err error, l prepaid.Load) error {
+	var de *gateway.DeclineError
+	if l.ID == "" || !errors.As(err, &de) {
+		return err
+	}
+	e := newError("card_declined", "", "")
+	e.DeclineCode = de.Code
+	e.Extra = map[string]any{"load": l}
+	return e
+}
+
+// createLoad charges the quote's sell amount on the card and credits the
+// quote's CNY, less the fee, to the prepaid account.
+func (s *Server) createLoad(c *gin.Context) {
+	var req struct {
+		CardID  string `json:"card_id" validate:"required"`
+		QuoteID string `json:"quote_id" validate:"required"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := partnerOf(c)
+	if _, err := s.KYC.Get(c.Request.Context(), p.ID, c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return r.(prepaid.Load) })
+	l, err := s.Prepaid.Load(ctx, p.ID, c.Param("id"), req.CardID, req.QuoteID)
+	if err != nil {
+		s.fail(c, loadFailure(err, l))
+		return
+	}
+	s.respond(c, http.StatusCreated, l)
+}
+
+// authenticateLoad finishes a requires_action load with the issuer's OTP.
+func (s *Server) authenticateLoad(c *gin.Context) {
+	var req struct {
+		OTP string `json:"otp" validate:"required,max=16"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := partnerOf(c)
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return r.(prepaid.Load) })
+	l, err := s.Prepaid.Authenticate(ctx, p.ID, c.Param("id"), req.OTP)
+	if err != nil {
+		s.fail(c, loadFailure(err, l))
+		return
+	}
+	s.respond(c, http.StatusOK, l)
+}
+
+func (s *Server) getLoad(c *gin.Context) {
+	p, _ := partnerOf(c)
+	l, err := s.Prepaid.GetLoad(c.Request.Context(), p.ID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, l)
+}
+
+func (s *Server) getAccount(c *gin.Context) {
+	p, _ := partnerOf(c)
+	v, err := s.Prepaid.View(c.Request.Context(), p.ID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, v)
+}
+
+func (s *Server) listTransactions(c *gin.Context) {
+	limit, cursor, err := pageParams(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := partnerOf(c)
+	page, err := s.Prepaid.Transactions(c.Request.Context(), p.ID, c.Param("id"), cursor, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := list[prepaid.Transaction]{Object: "list", Data: page.Data, HasMore: page.HasMore, NextCursor: page.NextCursor}
+	if out.Data == nil {
+		out.Data = []prepaid.Transaction{}
+	}
+	s.respond(c, http.StatusOK, out)
+}
+
+// createUnload sends the whole available balance back to a card that funded
+// the account, as a network refund at a fresh quote; with close the account
+// closes after.
+func (s *Server) createUnload(c *gin.Context) {
+	var req struct {
+		CardID string `json:"card_id" validate:"required"`
+		Close  bool   `json:"close"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := partnerOf(c)
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return r.(prepaid.Unload) })
+	u, err := s.Prepaid.Unload(ctx, p.ID, c.Param("id"), req.CardID, req.Close)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusCreated, u)
+}

@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/ids"
+	"github.com/inbound-gateway/inbound/internal/testenv"
+)
+
+// bindCard binds pan to the visitor and returns the card id.
+func (a *api) bindCard(t *testing.T, vis, pan string) string {
+	t.Helper()
+	r := do(t, "POST", a.partner.URL+"/v1/visitors/"+vis+"/cards", a.partnerKey, cardBody(pan, "123", "ANNA ERIKSSON"), "Idempotency-Key", ids.New("k"))
+	if r.Status != 201 {
+		t.Fatalf("bind %s: %d %s", pan, r.Status, r.Body)
+	}
+	return r.json(t)["id"].(string)
+}
+
+func (a *api) quote(t *testing.T, card, body string) string {
+	t.Helper()
+	r := do(t, "POST", a.partner.URL+"/v1/fx/quotes", a.partnerKey, `{"card_id":"`+card+`",`+body+`}`)
+	if r.Status != 201 {
+		t.Fatalf("quote: %d %s", r.Status, r.Body)
+	}
+	return r.json(t)["id"].(string)
+}
+
+func (a *api) load(t *testing.T, vis, card, quote string) resp {
+	t.Helper()
+	return do(t, "POST", a.partner.URL+"/v1/visitors/"+vis+"/loads", a.partnerKey, `{"card_id":"`+card+`","quote_id":"`+quote+`"}`, "Idempotency-Key", ids.New("k"))
+}
+
+func post(t *testing.T, url, key, body string) resp {
+	t.Helper()
+	return do(t, "POST", url, key, body, "Idempotency-Key", ids.New("k"))
+}
+
+func contains(t *testing.T, r resp, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(string(r.Body), p) {
+			t.Fatalf("%d %s\nlacks %s", r.Status, r.Body, p)
+		}
+	}
+}
+
+// TestMoneyFlow walks a visitor through the whole life of the money: load,
+// pay into escrow, release, refund, dispute, unload, and checks after each
+// step what the partner sees; the ledger reconciles at the end.
+func TestMoneyFlow(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		P := a.partner.URL
+		vis := a.approvedVisitor(t, a.partnerKey)
+		card := a.bindCard(t, vis, "4242424242424242")
+
+		// Load CNY 1000.00 (DESIGN.md's example): 970.00 credited.
+		q := a.quote(t, card, `"buy":{"value":"1000.00","currency":"CNY"}`)
+		l := a.load(t, vis, card, q)
+		if l.Status != 201 || l.json(t)["status"] != "succeeded" {
+			t.Fatalf("load: %d %s", l.Status, l.Body)
+		}
+		contains(t, l, `"charged":{"value":"141.83","currency":"USD"}`, `"credited":{"value":"970.00","currency":"CNY"}`, `"response_code":"00"`)
+		// The quote is used up.
+		if r := a.load(t, vis, card, q); r.Status != 409 || r.errCode(t) != "quote_expired" {
+			t.Fatalf("reused quote: %d %s", r.Status, r.Body)
+		}
+		acct := do(t, "GET", P+"/v1/visitors/"+vis+"/account", a.partnerKey, "")
+		contains(t, acct, `"balance":{"value":"970.00","currency":"CNY"}`, `"available":{"value":"970.00","currency":"CNY"}`, `"profile":"basic"`)
+
+		// A load over the basic balance cap (CNY 2,000) says which limit and the room left.
+		q2 := a.quote(t, card, `"buy":{"value":"1500.00","currency":"CNY"}`)
+		if r := a.load(t, vis, card, q2); r.Status != 422 || r.errCode(t) != "limit_exceeded" {
+			t.Fatalf("over cap: %d %s", r.Status, r.Body)
+		} else {
+			contains(t, r, `"limit":"balance_cap"`, `"room":{"value":"1030.00","currency":"CNY"}`, `"type":"limit_error"`)
+		}
+
+		// A merchant and a payment into escrow.
+		m := post(t, P+"/v1/merchants", a.partnerKey, `{"name":"Tea House","mcc":"5812"}`)
+		if m.Status != 201 {
+			t.Fatalf("merchant: %d %s", m.Status, m.Body)
+		}
+		mer := m.json(t)["id"].(string)
+		payBody := `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"88.88","currency":"CNY"},"out_trade_no":"ORDER-1","description":"Green tea"}`
+		p := post(t, P+"/v1/payments", a.partnerKey, payBody)
+		if p.Status != 201 || p.json(t)["status"] != "held" || p.json(t)["auto_release_at"] == nil {
+			t.Fatalf("payment: %d %s", p.Status, p.Body)
+		}
+		pay := p.json(t)["id"].(string)
+		// Same out_trade_no and fields: the same payment, 200. Other fields: 409.
+		if r := post(t, P+"/v1/payments", a.partnerKey, payBody); r.Status != 200 || r.json(t)["id"] != pay {
+			t.Fatalf("out_trade_no replay: %d %s", r.Status, r.Body)
+		}
+		if r := post(t, P+"/v1/payments", a.partnerKey, strings.Replace(payBody, "88.88", "99.99", 1)); r.Status != 409 || r.errCode(t) != "out_trade_no_conflict" {
+			t.Fatalf("out_trade_no conflict: %d %s", r.Status, r.Body)
+		}
+		contains(t, do(t, "GET", P+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"available":{"value":"881.12","currency":"CNY"}`)
+		// More than the available balance.
+		if r := post(t, P+"/v1/payments", a.partnerKey, strings.NewReplacer("88.88", "900.00", "ORDER-1", "ORDER-2").Replace(payBody)); r.Status != 402 || r.errCode(t) != "insufficient_funds" {
+			t.Fatalf("insufficient: %d %s", r.Status, r.Body)
+		}
+
+		// Confirm: released, merchant paid less 0.6 %.
+		c := post(t, P+"/v1/payments/"+pay+"/confirm", a.partnerKey, `{}`)
+		if c.Status != 200 || c.json(t)["status"] != "released" {
+			t.Fatalf("confirm: %d %s", c.Status, c.Body)
+		}
+		if r := post(t, P+"/v1/payments/"+pay+"/confirm", a.partnerKey, `{}`); r.Status != 409 || r.errCode(t) != "invalid_state" {
+			t.Fatalf("confirm twice: %d %s", r.Status, r.Body)
+		}
+		contains(t, do(t, "GET", P+"/v1/merchants/"+mer, a.partnerKey, ""), `"balance":{"value":"88.35","currency":"CNY"}`)
+		// A partial refund after release comes from the merchant's balance.
+		rf := post(t, P+"/v1/payments/"+pay+"/refunds", a.partnerKey, `{"amount":{"value":"8.88","currency":"CNY"},"reason":"one cup short"}`)
+		if rf.Status != 201 || rf.json(t)["source"] != "merchant" {
+			t.Fatalf("refund: %d %s", rf.Status, rf.Body)
+		}
+		if r := post(t, P+"/v1/payments/"+pay+"/refunds", a.partnerKey, `{"amount":{"value":"500.00","currency":"CNY"}}`); r.Status/100 != 4 {
+			t.Fatalf("over-refund: %d %s", r.Status, r.Body)
+		}
+
+		// A disputed payment waits for support staff.
+		p2 := post(t, P+"/v1/payments", a.partnerKey, strings.NewReplacer("88.88", "50.00", "ORDER-1", "ORDER-3").Replace(payBody))
+		pay2 := p2.json(t)["id"].(string)
+		if r := post(t, P+"/v1/payments/"+pay2+"/dispute", a.partnerKey, `{"reason":"never arrived"}`); r.Status != 200 || r.json(t)["status"] != "disputed" {
+			t.Fatalf("dispute: %d %s", r.Status, r.Body)
+		}
+		if r := post(t, P+"/v1/payments/"+pay2+"/confirm", a.partnerKey, `{}`); r.Status != 409 {
+			t.Fatalf("confirm while disputed: %d %s", r.Status, r.Body)
+		}
+		agent := a.staff(auth.Agent)
+		res := post(t, a.admin.URL+"/admin/v1/payments/"+pay2+"/resolve", agent, `{"outcome":"refund","amount":{"value":"20.00","currency":"CNY"},"reason":"partial delivery"}`)
+		if res.Status != 200 {
+			t.Fatalf("resolve: %d %s", res.Status, res.Body)
+		}
+		if au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+pay2, agent, ""); len(au.json(t)["data"].([]any)) != 1 {
+			t.Fatalf("resolution not audited: %s", au.Body)
+		}
+		l2 := do(t, "GET", P+"/v1/payments?visitor_id="+vis, a.partnerKey, "")
+		if n := len(l2.json(t)["data"].([]any)); n != 2 {
+			t.Fatalf("payments list: %d %s", n, l2.Body)
+		}
+
+		// Frozen accounts refuse payments.
+		post(t, a.admin.URL+"/admin/v1/visitors/"+vis+"/freeze", agent, `{"reason":"check"}`)
+		if r := post(t, P+"/v1/payments", a.partnerKey, strings.NewReplacer("88.88", "1.00", "ORDER-1", "ORDER-4").Replace(payBody)); r.Status != 403 || r.errCode(t) != "account_frozen" {
+			t.Fatalf("frozen payment: %d %s", r.Status, r.Body)
+		}
+		if r := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"100.00","currency":"CNY"}`)); r.Status != 403 || r.errCode(t) != "account_frozen" {
+			t.Fatalf("frozen load: %d %s", r.Status, r.Body)
+		}
+		post(t, a.admin.URL+"/admin/v1/visitors/"+vis+"/unfreeze", agent, `{"reason":"ok"}`)
+
+		tx := do(t, "GET", P+"/v1/visitors/"+vis+"/transactions", a.partnerKey, "")
+		contains(t, tx, `"type":"load"`, `"type":"payment"`, `"type":"refund"`)
+
+		// Unload the rest to the card, closing the account.
+		u := post(t, P+"/v1/visitors/"+vis+"/unloads", a.partnerKey, `{"card_id":"`+card+`","close":true}`)
+		if u.Status != 201 || u.json(t)["status"] != "succeeded" {
+			t.Fatalf("unload: %d %s", u.Status, u.Body)
+		}
+		rec := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", agent, "")
+		contains(t, rec, `"breaks":[]`)
+	})
+}
+
+func TestLoadDeclines(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		vis := a.approvedVisitor(t, a.partnerKey)
+		cases := []struct{ pan, decline string }{
+			{"4000000000009995", "insufficient_funds"},
+			{"5105105105105100", "insufficient_funds"},
+			{"4000000000000119", "processing_error"},
+			{"4000000000000259", "issuer_unavailable"},
+		}
+		for _, tc := range cases {
+			card := a.bindCard(t, vis, tc.pan)
+			r := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"200.00","currency":"CNY"}`))
+			if r.Status != 402 || r.errCode(t) != "card_declined" {
+				t.Fatalf("%s: %d %s", tc.pan, r.Status, r.Body)
+			}
+			e := r.json(t)["error"].(map[string]any)
+			if e["decline_code"] != tc.decline || e["load"].(map[string]any)["status"] != "failed" {
+				t.Fatalf("%s: %v", tc.pan, e)
+			}
+			do(t, "DELETE", a.partner.URL+"/v1/visitors/"+vis+"/cards/"+card, a.partnerKey, "")
+		}
+		// Issuer authentication on a load, then the OTP.
+		card := a.bindCard(t, vis, "4000000000003220")
+		if v := do(t, "POST", a.partner.URL+"/v1/visitors/"+vis+"/cards/"+card+"/verify", a.partnerKey, `{"otp":"123456"}`); v.Status != 200 {
+			t.Fatalf("verify: %d %s", v.Status, v.Body)
+		}
+		r := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"300.00","currency":"CNY"}`))
+		if r.Status != 201 || r.json(t)["status"] != "requires_action" {
+			t.Fatalf("otp load: %d %s", r.Status, r.Body)
+		}
+		ld := r.json(t)["id"].(string)
+		ok := post(t, a.partner.URL+"/v1/loads/"+ld+"/authenticate", a.partnerKey, `{"otp":"123456"}`)
+		if ok.Status != 200 || ok.json(t)["status"] != "succeeded" {
+			t.Fatalf("authenticate: %d %s", ok.Status, ok.Body)
+		}
+		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"balance":{"value":"291.00","currency":"CNY"}`)
+		contains(t, do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, ""), `"breaks":[]`)
+	})
+}

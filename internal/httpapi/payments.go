@@ -1,0 +1,283 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/escrow"
+	"github.com/inbound-gateway/inbound/internal/money"
+)
+
+type merchantResponse struct {
+	ID        string       `json:"id"`
+	Object    string       `json:"object"`
+	Name      string       `json:"name"`
+	MCC       string       `json:"mcc"`
+	Balance   money.Amount `json:"balance"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+func renderMerchant(m escrow.Merchant) merchantResponse {
+	bal := m.Balance
+	if bal.Currency().IsZero() {
+		bal = money.New(0, money.CNY)
+	}
+	return merchantResponse{ID: m.ID, Object: "merchant", Name: m.Name, MCC: m.MCC, Balance: bal, CreatedAt: m.CreatedAt}
+}
+
+func (s *Server) createMerchant(c *gin.Context) {
+	var req struct {
+		Name string `json:"name" validate:"required,max=200"`
+		MCC  string `json:"mcc" validate:"required,len=4,numeric"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := partnerOf(c)
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderMerchant(r.(escrow.Merchant)) })
+	m, err := s.Escrow.CreateMerchant(ctx, p.ID, escrow.MerchantInput{Name: req.Name, MCC: req.MCC})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusCreated, renderMerchant(m))
+}
+
+func (s *Server) getMerchant(c *gin.Context) {
+	p, _ := partnerOf(c)
+	m, err := s.Escrow.Merchant(c.Request.Context(), p.ID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderMerchant(m))
+}
+
+type paymentResponse struct {
+	ID               string       `json:"id"`
+	Object           string       `json:"object"`
+	VisitorID        string       `json:"visitor_id"`
+	MerchantID       string       `json:"merchant_id"`
+	Amount           money.Amount `json:"amount"`
+	Held             money.Amount `json:"held"`
+	Released         money.Amount `json:"released"`
+	Refunded         money.Amount `json:"refunded"`
+	Fee              money.Amount `json:"fee"`
+	Status           string       `json:"status"`
+	OutTradeNo       string       `json:"out_trade_no"`
+	Description      string       `json:"description,omitempty"`
+	AutoReleaseAt    *time.Time   `json:"auto_release_at"`
+	DisputeReason    string       `json:"dispute_reason,omitempty"`
+	DisputedAt       *time.Time   `json:"disputed_at,omitempty"`
+	Resolution       string       `json:"resolution,omitempty"`
+	ResolutionReason string       `json:"resolution_reason,omitempty"`
+	ReleasedAt       *time.Time   `json:"released_at,omitempty"`
+	CreatedAt        time.Time    `json:"created_at"`
+}
+
+func renderPayment(p escrow.Payment) paymentResponse {
+	out := paymentResponse{ID: p.ID, Object: "payment", VisitorID: p.VisitorID, MerchantID: p.MerchantID, Amount: p.Amount,
+		Held: p.Held, Released: p.Released, Refunded: p.Refunded, Fee: p.Fee, Status: string(p.Status), OutTradeNo: p.OutTradeNo,
+		Description: p.Description, DisputeReason: p.DisputeReason, DisputedAt: p.DisputedAt, Resolution: string(p.Resolution),
+		ResolutionReason: p.ResolutionReason, ReleasedAt: p.ReleasedAt, CreatedAt: p.CreatedAt}
+	if p.Status == escrow.Held && !p.AutoReleaseAt.IsZero() {
+		t := p.AutoReleaseAt
+		out.AutoReleaseAt = &t
+	}
+	return out
+}
+
+// paymentOf renders the payment an escrow operation produced (a refund
+// carries the payment after it).
+func paymentOf(r any) any {
+	if rf, ok := r.(escrow.Refund); ok {
+		return renderPayment(rf.Payment)
+	}
+	return renderPayment(r.(escrow.Payment))
+}
+
+func paymentStatus(p escrow.Payment) int {
+	if p.Existing {
+		return http.StatusOK
+	}
+	return http.StatusCreated
+}
+
+// createPayment moves the amount from the visitor's available balance into
+// escrow. A repeated out_trade_no with the same fields returns the payment
+// (200); with other fields it is 409 out_trade_no_conflict.
+func (s *Server) createPayment(c *gin.Context) {
+	var req struct {
+		VisitorID        string        `json:"visitor_id" validate:"required"`
+		MerchantID       string        `json:"merchant_id" validate:"required"`
+		Amount           *money.Amount `json:"amount" validate:"required"`
+		OutTradeNo       string        `json:"out_trade_no" validate:"required,max=64"`
+		Description      string        `json:"description" validate:"max=256"`
+		AutoReleaseAfter string        `json:"auto_release_after"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	var after time.Duration
+	if req.AutoReleaseAfter != "" {
+		d, err := time.ParseDuration(req.AutoReleaseAfter)
+		if err != nil {
+			s.fail(c, newError("parameter_invalid", "auto_release_after", "auto_release_after must be a duration such as \"240h\"."))
+			return
+		}
+		after = d
+	}
+	p, _ := partnerOf(c)
+	ctx := s.txResponseStatus(c.Request.Context(), c, func(_ *db.Tx, r any) (int, any, error) {
+		pay := r.(escrow.Payment)
+		return paymentStatus(pay), renderPayment(pay), nil
+	})
+	pay, err := s.Escrow.Create(ctx, p.ID, escrow.PaymentInput{VisitorID: req.VisitorID, MerchantID: req.MerchantID, Amount: *req.Amount,
+		OutTradeNo: req.OutTradeNo, Description: req.Description, AutoReleaseAfter: after})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, paymentStatus(pay), renderPayment(pay))
+}
+
+func (s *Server) getPayment(c *gin.Context) {
+	p, _ := partnerOf(c)
+	pay, err := s.Escrow.Get(c.Request.Context(), p.ID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderPayment(pay))
+}
+
+func (s *Server) listPayments(c *gin.Context) {
+	limit, cursor, err := pageParams(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	f := escrow.Filter{VisitorID: c.Query("visitor_id"), Cursor: cursor, Limit: limit}
+	if st := c.Query("status"); st != "" {
+		if f.Status, err = escrow.ParseStatus(st); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	p, _ := partnerOf(c)
+	page, err := s.Escrow.List(c.Request.Context(), p.ID, f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]paymentResponse, len(page.Payments))
+	for i, pay := range page.Payments {
+		out[i] = renderPayment(pay)
+	}
+	s.respond(c, http.StatusOK, newList(out, page.HasMore, func(p paymentResponse) string { return p.ID }))
+}
+
+// paymentAction runs a state change of a payment and answers with it.
+func (s *Server) paymentAction(c *gin.Context, do func(ctx context.Context, partnerID, id string) (escrow.Payment, error)) {
+	p, _ := partnerOf(c)
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, paymentOf)
+	pay, err := do(ctx, p.ID, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderPayment(pay))
+}
+
+func (s *Server) confirmPayment(c *gin.Context) {
+	if err := s.decodeJSON(bodyOf(c), &struct{}{}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.paymentAction(c, s.Escrow.Confirm)
+}
+
+func (s *Server) disputePayment(c *gin.Context) {
+	var req struct {
+		Reason string `json:"reason" validate:"required,max=1000"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.paymentAction(c, func(ctx context.Context, partnerID, id string) (escrow.Payment, error) {
+		return s.Escrow.Dispute(ctx, partnerID, id, req.Reason)
+	})
+}
+
+type refundResponse struct {
+	ID        string          `json:"id"`
+	Object    string          `json:"object"`
+	PaymentID string          `json:"payment_id"`
+	Amount    money.Amount    `json:"amount"`
+	Source    string          `json:"source"`
+	Reason    string          `json:"reason,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	Payment   paymentResponse `json:"payment"`
+}
+
+func renderRefund(r escrow.Refund) refundResponse {
+	return refundResponse{ID: r.ID, Object: "refund", PaymentID: r.PaymentID, Amount: r.Amount, Source: r.Source, Reason: r.Reason,
+		CreatedAt: r.CreatedAt, Payment: renderPayment(r.Payment)}
+}
+
+// refundPayment refunds all that is left, or amount: from escrow while the
+// payment is held, from the merchant's balance after release.
+func (s *Server) refundPayment(c *gin.Context) {
+	var req struct {
+		Amount *money.Amount `json:"amount"`
+		Reason string        `json:"reason" validate:"max=1000"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _ := partnerOf(c)
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderRefund(r.(escrow.Refund)) })
+	rf, err := s.Escrow.Refund(ctx, p.ID, c.Param("id"), req.Amount, req.Reason)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusCreated, renderRefund(rf))
+}
+
+// resolvePayment ends a dispute (support staff): release or refund, the
+// amount (default: all in escrow) one way and the rest the other.
+func (s *Server) resolvePayment(c *gin.Context) {
+	var req struct {
+		Outcome string        `json:"outcome" validate:"required,oneof=release refund"`
+		Amount  *money.Amount `json:"amount"`
+		Reason  string        `json:"reason" validate:"required,max=1000"`
+	}
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	outcome, err := escrow.ParseOutcome(req.Outcome)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, _ := staffOf(c)
+	id := c.Param("id")
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, paymentOf)
+	ctx = s.audited(ctx, c, "payment.resolve."+req.Outcome, req.Reason, func(any) string { return id })
+	pay, err := s.Escrow.Resolve(ctx, id, outcome, req.Amount, st.ID, req.Reason)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, renderPayment(pay))
+}
