@@ -29,6 +29,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/ledger"
+	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/vault"
 )
 
@@ -304,7 +305,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Log: log, Registry: reg,
+		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Settlement: recon.HTTPReports{BaseURL: cardnetURL}, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	if err != nil {

@@ -133,7 +133,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 	}
 	s.Prepaid, err = prepaid.NewService(prepaid.Deps{
 		DB: d, Ledger: s.Ledger, Accounts: s.Accounts, Quotes: s.FX, QuoteUse: fx.NewGormStore(d), Rates: src,
-		Network: s.Network, Cards: s.Cards, Events: s.Webhooks, Now: o.Now, Logger: log,
+		Network: s.Network, Cards: s.Cards, Events: s.Webhooks, Escrow: s.Escrow, Now: o.Now, Logger: log,
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/ids"
+	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/internal/vault"
 )
@@ -53,7 +54,7 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 		t.Fatal(err)
 	}
 	authSvc := svc.Auth
-	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Log: log,
+	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Settlement: recon.HTTPReports{BaseURL: network.URL}, Log: log,
 		Registry: prometheus.NewRegistry(), RateLimit: 0}
 	for _, m := range mutate {
 		m(&d)

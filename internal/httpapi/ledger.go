@@ -10,6 +10,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/recon"
 )
 
 type ledgerAccountResponse struct {
@@ -105,25 +106,56 @@ func (s *Server) adminLedgerTransfers(c *gin.Context) {
 	s.respond(c, http.StatusOK, newList(out, page.Next != 0, func(e ledgerEntryResponse) string { return strconv.FormatInt(e.Seq, 10) }))
 }
 
-// reconciliationBreak is one thing that does not add up, with what support
-// needs to act on it.
-type reconciliationBreak struct {
-	Check    string `json:"check"`
-	Rule     string `json:"rule"`
-	Currency string `json:"currency,omitempty"`
-	Account  string `json:"account,omitempty"`
-	Detail   string `json:"detail"`
-}
-
+// reconciliation lists every break: the ledger's invariants, escrow held
+// against open payments, and the day's settlement at the card networks
+// against credited loads and succeeded unloads. {"breaks": []} is clean.
 func (s *Server) reconciliation(c *gin.Context) {
-	breaks := []reconciliationBreak{}
-	lb, err := s.Ledger.Verify(c.Request.Context())
+	ctx := c.Request.Context()
+	day := s.Now().UTC()
+	if d := c.Query("date"); d != "" {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			s.fail(c, newError("parameter_invalid", "date", "date must be YYYY-MM-DD."))
+			return
+		}
+		day = t
+	}
+	breaks := []recon.Break{}
+	lb, err := s.Ledger.Verify(ctx)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	for _, b := range lb {
-		breaks = append(breaks, reconciliationBreak{Check: "ledger", Rule: b.Rule, Currency: b.Currency, Account: b.Account, Detail: b.Detail})
+		breaks = append(breaks, recon.Break{Check: "ledger", Rule: b.Rule, Currency: b.Currency, Account: b.Account, Detail: b.Detail})
 	}
-	s.respond(c, http.StatusOK, gin.H{"object": "reconciliation", "checked_at": s.Now(), "breaks": breaks})
+	held, err := s.Escrow.EscrowHeld(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if held.LedgerHeld != held.PaymentsHeld {
+		breaks = append(breaks, recon.Break{Check: "escrow", Rule: "escrow_held_equals_open_payments", Currency: "CNY",
+			Detail: "ledger escrow " + held.LedgerHeld.Value() + ", open payments " + held.PaymentsHeld.Value()})
+	}
+	for _, m := range held.Mismatches {
+		breaks = append(breaks, recon.Break{Check: "escrow", Rule: "payment_escrow_balance", Currency: "CNY", Detail: m})
+	}
+	report, err := s.Settlement.Settlement(ctx, day)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	network, err := recon.NetworkSide(report)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ledgerSide, err := recon.LedgerSide(ctx, s.DB, day)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	breaks = append(breaks, recon.Match(network, ledgerSide)...)
+	s.respond(c, http.StatusOK, gin.H{"object": "reconciliation", "date": day.Format(time.DateOnly), "checked_at": s.Now(), "breaks": breaks})
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -98,7 +100,8 @@ func TestMoneyFlow(t *testing.T) {
 		if r := post(t, P+"/v1/payments", a.partnerKey, strings.Replace(payBody, "88.88", "99.99", 1)); r.Status != 409 || r.errCode(t) != "out_trade_no_conflict" {
 			t.Fatalf("out_trade_no conflict: %d %s", r.Status, r.Body)
 		}
-		contains(t, do(t, "GET", P+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"available":{"value":"881.12","currency":"CNY"}`)
+		contains(t, do(t, "GET", P+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"available":{"value":"881.12","currency":"CNY"}`,
+			`"held":{"value":"88.88","currency":"CNY"}`)
 		// More than the available balance.
 		if r := post(t, P+"/v1/payments", a.partnerKey, strings.NewReplacer("88.88", "900.00", "ORDER-1", "ORDER-2").Replace(payBody)); r.Status != 402 || r.errCode(t) != "insufficient_funds" {
 			t.Fatalf("insufficient: %d %s", r.Status, r.Body)
@@ -205,5 +208,58 @@ func TestLoadDeclines(t *testing.T) {
 		}
 		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"balance":{"value":"291.00","currency":"CNY"}`)
 		contains(t, do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, ""), `"breaks":[]`)
+	})
+}
+
+// TestReconciliationReportsSettlementBreaks makes both kinds of break on
+// purpose: a capture at the network that no load credited, and a credited
+// load whose capture the network's settlement does not show.
+func TestReconciliationReportsSettlementBreaks(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		vis := a.approvedVisitor(t, a.partnerKey)
+		card := a.bindCard(t, vis, "5555555555554444")
+		if l := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"500.00","currency":"CNY"}`)); l.Status != 201 {
+			t.Fatalf("load: %d %s", l.Status, l.Body)
+		}
+		rec := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, "")
+		contains(t, rec, `"breaks":[]`)
+
+		// 1. A capture sent to the network behind the gateway's back.
+		msg := `{"mti":"0200","processing_code":"00","pan":"4000056655665556","expiry":"3012","cvc":"123","amount":"1234","currency":"USD","stan":"424242","rrn":"RECON0000001"}`
+		res, err := http.Post(a.cardnet+"/v1/messages", "application/json", strings.NewReader(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(raw), `"response_code":"00"`) {
+			t.Fatalf("direct capture: %d %s", res.StatusCode, raw)
+		}
+		// 2. A credited load whose network reference no longer matches any
+		// settlement line (as if the capture had been lost).
+		if err := b.DB.Gorm.Exec("UPDATE prepaid_loads SET rrn = 'LOSTCAPTURE1' WHERE status = 'succeeded'").Error; err != nil {
+			t.Fatal(err)
+		}
+		rec = do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, "")
+		breaks := rec.json(t)["breaks"].([]any)
+		rules := map[string]map[string]any{}
+		for _, x := range breaks {
+			br := x.(map[string]any)
+			rules[br["rule"].(string)+"/"+br["rrn"].(string)] = br
+		}
+		if br := rules["capture_without_credit/RECON0000001"]; br == nil || br["stan"] != "424242" || br["network"] != "visa" {
+			t.Errorf("direct capture not reported: %s", rec.Body)
+		}
+		if br := rules["credit_without_capture/LOSTCAPTURE1"]; br == nil || !strings.HasPrefix(br["object"].(string), "load_") {
+			t.Errorf("load without capture not reported: %s", rec.Body)
+		}
+		// The load's real capture is now unmatched too.
+		if len(breaks) != 3 {
+			t.Errorf("want 3 breaks, got %d: %s", len(breaks), rec.Body)
+		}
+		if r := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation?date=tomorrow", a.supervisor, ""); r.Status != 400 || r.errParam(t) != "date" {
+			t.Fatalf("bad date: %d %s", r.Status, r.Body)
+		}
 	})
 }

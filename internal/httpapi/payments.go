@@ -12,22 +12,9 @@ import (
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
-type merchantResponse struct {
-	ID        string       `json:"id"`
-	Object    string       `json:"object"`
-	Name      string       `json:"name"`
-	MCC       string       `json:"mcc"`
-	Balance   money.Amount `json:"balance"`
-	CreatedAt time.Time    `json:"created_at"`
-}
-
-func renderMerchant(m escrow.Merchant) merchantResponse {
-	bal := m.Balance
-	if bal.Currency().IsZero() {
-		bal = money.New(0, money.CNY)
-	}
-	return merchantResponse{ID: m.ID, Object: "merchant", Name: m.Name, MCC: m.MCC, Balance: bal, CreatedAt: m.CreatedAt}
-}
+// The JSON of merchants, payments and refunds is the escrow package's
+// Object(): the API and the payment.* webhook events show the same shape.
+func renderMerchant(m escrow.Merchant) any { return m.Object() }
 
 func (s *Server) createMerchant(c *gin.Context) {
 	var req struct {
@@ -58,39 +45,7 @@ func (s *Server) getMerchant(c *gin.Context) {
 	s.respond(c, http.StatusOK, renderMerchant(m))
 }
 
-type paymentResponse struct {
-	ID               string       `json:"id"`
-	Object           string       `json:"object"`
-	VisitorID        string       `json:"visitor_id"`
-	MerchantID       string       `json:"merchant_id"`
-	Amount           money.Amount `json:"amount"`
-	Held             money.Amount `json:"held"`
-	Released         money.Amount `json:"released"`
-	Refunded         money.Amount `json:"refunded"`
-	Fee              money.Amount `json:"fee"`
-	Status           string       `json:"status"`
-	OutTradeNo       string       `json:"out_trade_no"`
-	Description      string       `json:"description,omitempty"`
-	AutoReleaseAt    *time.Time   `json:"auto_release_at"`
-	DisputeReason    string       `json:"dispute_reason,omitempty"`
-	DisputedAt       *time.Time   `json:"disputed_at,omitempty"`
-	Resolution       string       `json:"resolution,omitempty"`
-	ResolutionReason string       `json:"resolution_reason,omitempty"`
-	ReleasedAt       *time.Time   `json:"released_at,omitempty"`
-	CreatedAt        time.Time    `json:"created_at"`
-}
-
-func renderPayment(p escrow.Payment) paymentResponse {
-	out := paymentResponse{ID: p.ID, Object: "payment", VisitorID: p.VisitorID, MerchantID: p.MerchantID, Amount: p.Amount,
-		Held: p.Held, Released: p.Released, Refunded: p.Refunded, Fee: p.Fee, Status: string(p.Status), OutTradeNo: p.OutTradeNo,
-		Description: p.Description, DisputeReason: p.DisputeReason, DisputedAt: p.DisputedAt, Resolution: string(p.Resolution),
-		ResolutionReason: p.ResolutionReason, ReleasedAt: p.ReleasedAt, CreatedAt: p.CreatedAt}
-	if p.Status == escrow.Held && !p.AutoReleaseAt.IsZero() {
-		t := p.AutoReleaseAt
-		out.AutoReleaseAt = &t
-	}
-	return out
-}
+func renderPayment(p escrow.Payment) any { return p.Object() }
 
 // paymentOf renders the payment an escrow operation produced (a refund
 // carries the payment after it).
@@ -176,11 +131,11 @@ func (s *Server) listPayments(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]paymentResponse, len(page.Payments))
+	out := make([]any, len(page.Payments))
 	for i, pay := range page.Payments {
 		out[i] = renderPayment(pay)
 	}
-	s.respond(c, http.StatusOK, newList(out, page.HasMore, func(p paymentResponse) string { return p.ID }))
+	s.respond(c, http.StatusOK, list[any]{Object: "list", Data: out, HasMore: page.HasMore, NextCursor: page.NextCursor})
 }
 
 // paymentAction runs a state change of a payment and answers with it.
@@ -216,21 +171,7 @@ func (s *Server) disputePayment(c *gin.Context) {
 	})
 }
 
-type refundResponse struct {
-	ID        string          `json:"id"`
-	Object    string          `json:"object"`
-	PaymentID string          `json:"payment_id"`
-	Amount    money.Amount    `json:"amount"`
-	Source    string          `json:"source"`
-	Reason    string          `json:"reason,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-	Payment   paymentResponse `json:"payment"`
-}
-
-func renderRefund(r escrow.Refund) refundResponse {
-	return refundResponse{ID: r.ID, Object: "refund", PaymentID: r.PaymentID, Amount: r.Amount, Source: r.Source, Reason: r.Reason,
-		CreatedAt: r.CreatedAt, Payment: renderPayment(r.Payment)}
-}
+func renderRefund(r escrow.Refund) any { return r.Object() }
 
 // refundPayment refunds all that is left, or amount: from escrow while the
 // payment is held, from the merchant's balance after release.

@@ -27,6 +27,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/ledger"
+	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -49,8 +50,10 @@ type Deps struct {
 	Adjustments *adjustment.Service
 	Prepaid     *prepaid.Service
 	Escrow      *escrow.Service
-	Log         *slog.Logger
-	Registry    *prometheus.Registry
+	// Settlement reads the card networks' settlement reports.
+	Settlement recon.Reports
+	Log        *slog.Logger
+	Registry   *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
 	RateLimit    int
 	MaxBodyBytes int64
@@ -68,7 +71,7 @@ type Server struct {
 
 // NewServer builds the server; Partner and Admin return its two handlers.
 func NewServer(d Deps) (*Server, error) {
-	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Adjustments == nil || d.Prepaid == nil || d.Escrow == nil || d.Log == nil || d.Registry == nil {
+	if d.DB == nil || d.KV == nil || d.Auth == nil || d.Vault == nil || d.Webhooks == nil || d.KYC == nil || d.Accounts == nil || d.FX == nil || d.Cards == nil || d.Ledger == nil || d.Adjustments == nil || d.Prepaid == nil || d.Escrow == nil || d.Settlement == nil || d.Log == nil || d.Registry == nil {
 		return nil, errors.New("httpapi: missing dependency")
 	}
 	if d.Now == nil {
