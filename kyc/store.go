@@ -416,3 +416,15 @@ func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Rev
 	})
 	return outR, outV, err
 }
+
+// PromoteTx lifts an approved visitor who gave entry details to the
+// verified tier, inside tx (the transaction that verified a card whose
+// holder name matched the passport). It reports whether the tier changed.
+func (s *GormStore) PromoteTx(tx *gorm.DB, visitorID string, now time.Time) (bool, error) {
+	res := tx.Exec(`UPDATE visitors SET tier = ?, updated_at = ? WHERE id = ? AND status = ? AND tier = ? AND visa_type <> ''`,
+		string(TierVerified), now.UTC(), visitorID, string(StatusApproved), string(TierBasic))
+	if res.Error != nil {
+		return false, fmt.Errorf("kyc: promote %s: %w", visitorID, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}

@@ -373,3 +373,18 @@ func (s *Store) expiredOpen(ctx context.Context, limit int) ([]Account, error) {
 	}
 	return out, nil
 }
+
+// SetProfileTx is SetProfile inside the caller's transaction.
+func (s *Store) SetProfileTx(tx *db.Tx, visitorID string, p Profile) error {
+	if p != Basic && p != Verified {
+		return fmt.Errorf("prepaid: unknown profile %q", p)
+	}
+	res := tx.Model(&accountRow{}).Where("visitor_id = ?", visitorID).Update("profile", string(p))
+	if res.Error != nil {
+		return fmt.Errorf("prepaid: set profile: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -93,7 +93,8 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 			return db.RunHooks(ctx, tx, c)
 		},
 	}
-	s.KYC = kyc.NewService(kyc.NewStore(d, hooks), sanctions, v, kyc.Options{Now: o.Now})
+	kycStore := kyc.NewStore(d, hooks)
+	s.KYC = kyc.NewService(kycStore, sanctions, v, kyc.Options{Now: o.Now})
 
 	src, err := fx.OpenSource(ctx, o.FXRates, fx.Options{Now: o.Now})
 	if err != nil {
@@ -119,7 +120,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 	if err != nil {
 		return nil, err
 	}
-	s.Cards = gateway.NewBinder(d, v, s.Network, s.Webhooks, gateway.BinderOptions{Now: o.Now, Logger: log})
+	s.Cards = gateway.NewBinder(d, v, s.Network, cardEvents{s.Webhooks, kycStore, s.Accounts, o.Now}, gateway.BinderOptions{Now: o.Now, Logger: log})
 
 	eo := escrow.DefaultOptions()
 	eo.Now = o.Now
@@ -150,4 +151,31 @@ func visitorEvent(v kyc.Visitor) map[string]any {
 	}
 	return map[string]any{"id": v.ID, "object": "visitor", "kyc": map[string]any{
 		"status": string(v.Status), "tier": string(v.Tier), "reasons": reasons}}
+}
+
+// cardEvents passes the binder's events to the outbox and, when a card is
+// verified, lifts the visitor to the verified tier and the account to the
+// verified limit profile (DESIGN.md: approved passport, entry details, a
+// verified card whose holder name matched), all in the binding's
+// transaction.
+type cardEvents struct {
+	hooks    *webhook.Service
+	kyc      *kyc.GormStore
+	accounts *prepaid.Store
+	now      func() time.Time
+}
+
+func (e cardEvents) Emit(tx *db.Tx, partnerID, typ string, data any) (string, error) {
+	if card, ok := data.(gateway.Card); ok && typ == gateway.EventCardVerified {
+		promoted, err := e.kyc.PromoteTx(tx, card.VisitorID, e.now())
+		if err != nil {
+			return "", err
+		}
+		if promoted {
+			if err := e.accounts.SetProfileTx(tx, card.VisitorID, prepaid.Verified); err != nil && !errors.Is(err, prepaid.ErrNotFound) {
+				return "", err
+			}
+		}
+	}
+	return e.hooks.Emit(tx, partnerID, typ, data)
 }

@@ -263,3 +263,29 @@ func TestReconciliationReportsSettlementBreaks(t *testing.T) {
 		}
 	})
 }
+
+// A visitor with entry details and a verified card whose holder name
+// matched moves to the verified tier and limit profile (CNY 5,000 cap); a
+// visitor without entry details stays basic.
+func TestVerifiedProfile(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, td3("UTO", "ERIKSSON", "ANNA MARIA", "V1234567", "740812", "F", "340415"),
+			`,"entry":{"visa_type":"L","entry_date":"2026-11-20","planned_departure":"2026-12-10"}`)
+		vis := r.json(t)["id"].(string)
+		if tier := r.json(t)["kyc"].(map[string]any)["tier"]; tier != "basic" {
+			t.Fatalf("tier before a card: %v", tier)
+		}
+		a.bindCard(t, vis, "4242424242424242")
+		v := do(t, "GET", a.partner.URL+"/v1/visitors/"+vis, a.partnerKey, "")
+		if v.json(t)["kyc"].(map[string]any)["tier"] != "verified" {
+			t.Fatalf("tier after a verified card: %s", v.Body)
+		}
+		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"profile":"verified"`,
+			`"balance_cap":{"value":"5000.00","currency":"CNY"}`)
+
+		basic := a.approvedVisitor(t, a.partnerKey)
+		a.bindCard(t, basic, "5555555555554444")
+		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+basic+"/account", a.partnerKey, ""), `"profile":"basic"`)
+	})
+}
