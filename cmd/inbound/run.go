@@ -296,6 +296,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		SanctionsDir: cfg.SanctionsDir, FXRates: cfg.FXRates, QuoteTTL: cfg.QuoteTTL,
 		AccountValidity: cfg.AccountValid, AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 		CardnetURL: cardnetURL, Registerer: reg, AutoRelease: cfg.AutoRelease,
+		// Development on the embedded default gets market moves in the
+		// built-in rates, as DESIGN.md asks; production reads a rates feed.
+		SimulateFX: cfg.Embedded(),
 	})
 	if err != nil {
 		return err

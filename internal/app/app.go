@@ -34,6 +34,8 @@ type Options struct {
 	QuoteTTL             time.Duration
 	AccountValidity      time.Duration
 	AllowPrivateWebhooks bool
+	// SimulateFX moves the built-in rates a little over time (development).
+	SimulateFX bool
 	// AutoRelease is the default escrow auto-release delay.
 	AutoRelease time.Duration
 	// CardnetURL is the card-network simulator or connector to speak to.
@@ -96,7 +98,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 	kycStore := kyc.NewStore(d, hooks)
 	s.KYC = kyc.NewService(kycStore, sanctions, v, kyc.Options{Now: o.Now})
 
-	src, err := fx.OpenSource(ctx, o.FXRates, fx.Options{Now: o.Now})
+	src, err := fx.OpenSource(ctx, o.FXRates, fx.Options{Now: o.Now, Simulate: o.SimulateFX})
 	if err != nil {
 		return nil, fmt.Errorf("fx rates: %w", err)
 	}
