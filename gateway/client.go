@@ -474,6 +474,20 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 		return runApply(apply, tx, final)
 	})
 	if recErr != nil {
+		// A failed COMMIT may still have committed (the connection can drop
+		// after the server wrote it). Read the call again: if the outcome is
+		// recorded, the caller's apply committed with it, and reversing now
+		// would refund a charge that was credited.
+		if stored, err := c.store.call(rctx, row.ID); err == nil && stored.State != string(StateIntent) {
+			c.log.Warn("network call outcome committed despite an error", "call", row.ID, "state", stored.State, "err", recErr)
+			final = toCall(stored)
+			if final.State == StateApproved && sendErr == nil {
+				final.Answer = &res
+			}
+			recErr = nil
+		}
+	}
+	if recErr != nil {
 		c.log.Error("network call outcome not recorded", "call", row.ID, "network", n.String(), "kind", row.Kind,
 			"stan", row.STAN, "rrn", row.RRN, "state", out.State, "err", recErr)
 		if out.State == string(StateApproved) || out.State == string(StateUnknown) {

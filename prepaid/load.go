@@ -247,8 +247,14 @@ func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quo
 	// The account lock orders this credit with the limit checks of other
 	// loads: a check must never read the balance before this credit and
 	// the loads in flight after it, and miss the load in both.
-	if _, err := s.st.lockAccountTx(tx, r.VisitorID); err != nil {
+	a, err := s.st.lockAccountTx(tx, r.VisitorID)
+	if err != nil {
 		return err
+	}
+	if a.Status == Closed {
+		// Nothing may be credited to a closed account (nothing would ever
+		// sweep it out): refuse, so the gateway reverses the capture.
+		return fmt.Errorf("%w: account of %s is closed", errSettled, r.ID)
 	}
 	var ops []ledger.Op
 	for _, leg := range q.Legs() {

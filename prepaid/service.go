@@ -45,6 +45,10 @@ var (
 	// ErrNothingToUnload: the available balance is zero, or too small to
 	// buy one minor unit of the card's currency (409 nothing_to_unload).
 	ErrNothingToUnload = errors.New("prepaid: nothing to unload")
+	// ErrCloseBlocked is an unload with close while money is still on its
+	// way to or from the account (a load in flight, a payment in escrow):
+	// 409 account_busy; unload without close, or retry when they end.
+	ErrCloseBlocked = errors.New("prepaid: the account cannot close while money is in flight or in escrow")
 	// ErrUnresolved: the network's answer could not be recorded and the
 	// load or unload is left to Recover; nothing stands half done, but the
 	// outcome is not known yet (503 api_error, retry with the same

@@ -190,6 +190,27 @@ func (s *Service) startUnload(ctx context.Context, acct Account, card gateway.Ca
 		if busy {
 			return ErrUnloadInProgress
 		}
+		if closeAccount {
+			// Closing must wait for money still on its way: a load in
+			// flight would be credited, or an escrow refund paid, into a
+			// closed account that nothing sweeps out.
+			inFlight, err := s.st.inFlightTx(tx, a.ID)
+			if err != nil {
+				return err
+			}
+			if inFlight > 0 {
+				return fmt.Errorf("%w: a load is in flight", ErrCloseBlocked)
+			}
+			if s.d.Escrow != nil {
+				held, err := s.d.Escrow.HeldFor(ctx, acct.VisitorID)
+				if err != nil {
+					return err
+				}
+				if held.IsPositive() {
+					return fmt.Errorf("%w: %s is held in escrow", ErrCloseBlocked, held)
+				}
+			}
+		}
 		if avail.IsPositive() {
 			funded, err := s.st.fundingCardTx(tx, a.ID, card.ID)
 			if err != nil {

@@ -289,3 +289,31 @@ func TestVerifiedProfile(t *testing.T) {
 		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+basic+"/account", a.partnerKey, ""), `"profile":"basic"`)
 	})
 }
+
+// An account cannot close while a payment is held in escrow: a later refund
+// would land in a closed account.
+func TestCloseWaitsForEscrow(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		P := a.partner.URL
+		vis := a.approvedVisitor(t, a.partnerKey)
+		card := a.bindCard(t, vis, "4242424242424242")
+		if l := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"300.00","currency":"CNY"}`)); l.Status != 201 {
+			t.Fatalf("load: %d %s", l.Status, l.Body)
+		}
+		mer := post(t, P+"/v1/merchants", a.partnerKey, `{"name":"Shop","mcc":"5411"}`).json(t)["id"].(string)
+		pay := post(t, P+"/v1/payments", a.partnerKey, `{"visitor_id":"`+vis+`","merchant_id":"`+mer+`","amount":{"value":"10.00","currency":"CNY"},"out_trade_no":"X-1"}`)
+		if pay.Status != 201 {
+			t.Fatalf("payment: %d %s", pay.Status, pay.Body)
+		}
+		u := post(t, P+"/v1/visitors/"+vis+"/unloads", a.partnerKey, `{"card_id":"`+card+`","close":true}`)
+		if u.Status != 409 || u.errCode(t) != "account_busy" {
+			t.Fatalf("close with escrow held: %d %s", u.Status, u.Body)
+		}
+		post(t, P+"/v1/payments/"+pay.json(t)["id"].(string)+"/refunds", a.partnerKey, `{}`)
+		if u := post(t, P+"/v1/visitors/"+vis+"/unloads", a.partnerKey, `{"card_id":"`+card+`","close":true}`); u.Status != 201 {
+			t.Fatalf("close after the refund: %d %s", u.Status, u.Body)
+		}
+		contains(t, do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, ""), `"breaks":[]`)
+	})
+}
