@@ -331,3 +331,23 @@ func TestReadyzReportsRedisDown(t *testing.T) {
 		t.Fatalf("readyz with Redis down: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestStaffCreationIsAuditedAndTokenWorks(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := do(t, "POST", a.admin.URL+"/admin/v1/staff", a.supervisor, `{"name":"Ana","role":"agent","reason":"new hire"}`)
+		if r.Status != 201 {
+			t.Fatalf("create staff: %d %s", r.Status, r.Body)
+		}
+		st := r.json(t)
+		id, token := st["id"].(string), st["token"].(string)
+		if code := do(t, "GET", a.admin.URL+"/admin/v1/audit", token, "").Status; code != 200 {
+			t.Fatalf("new agent token: %d", code)
+		}
+		au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+id, a.supervisor, "")
+		entries := au.json(t)["data"].([]any)
+		if len(entries) != 1 || entries[0].(map[string]any)["action"] != "staff.create" || strings.Contains(string(au.Body), token) {
+			t.Fatalf("audit of staff creation: %s", au.Body)
+		}
+	})
+}
