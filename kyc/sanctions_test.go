@@ -200,3 +200,18 @@ func BenchmarkScreen(b *testing.B) {
 		l.Screen(q[0], q[1], dob)
 	}
 }
+
+// BenchmarkScreenLinearBaseline is what Screen's token index saves: the same
+// queries scored against every entry of the list, one by one.
+func BenchmarkScreenLinearBaseline(b *testing.B) {
+	_, names := generatedList(b, 12000)
+	queries := [][2]string{names[17], names[5000], {"ERIKSSON", "ANNA MARIA"}, {"KALOMI", "RATEN VOS"}, {"MARVIK", "OLFE"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		q := queries[i%len(queries)]
+		for _, n := range names {
+			kyc.MatchName(q[1]+" "+q[0], n[0], n[1])
+		}
+	}
+}
