@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"time"
 
 	"github.com/inbound-gateway/inbound/fx"
@@ -82,6 +83,18 @@ func loadReference(loadID string) string { return "load:" + loadID }
 // *LimitError, fx.ErrQuoteExpired, fx.ErrQuoteNotFound, ErrQuoteMismatch,
 // ErrCardNotUsable, the account errors, or ErrUnresolved.
 func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteID string) (Load, error) {
+	key := idempotency.RequestKey(ctx)
+	if key != "" {
+		// A retry of a request that crashed after its first commit: answer
+		// with the load it started, not with "quote already used".
+		prev, err := s.st.loadByRequest(ctx, partnerID, key)
+		if err != nil {
+			return Load{}, err
+		}
+		if prev != nil {
+			return resumedLoad(prev.load())
+		}
+	}
 	now := s.now()
 	acct, err := s.st.ByVisitor(ctx, partnerID, visitorID)
 	if err != nil {
@@ -120,6 +133,7 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 		ChargedCurrency: q.Card().Currency().Code(), ChargedMinor: q.Card().Minor(), BuyMinor: q.Buy().Minor(),
 		CreditedMinor: q.Credited().Minor(), FeeMinor: q.Fee().Minor(), USDMinor: usd.Minor(),
 		CreatedAt: now.Truncate(time.Microsecond), UpdatedAt: now.Truncate(time.Microsecond),
+		RequestKey: key,
 	}
 	err = s.st.transact(ctx, func(tx *db.Tx) error {
 		a, err := s.st.lockAccountTx(tx, visitorID)
@@ -137,6 +151,11 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 		}
 		return s.st.insertLoadTx(tx, row)
 	})
+	if db.IsUniqueViolation(err) {
+		// A twin of this request (same idempotency key) started the load
+		// first.
+		return Load{}, fmt.Errorf("%w: a twin request started this load", ErrUnresolved)
+	}
 	if err != nil {
 		return Load{}, err
 	}
@@ -400,4 +419,15 @@ func (s *Service) GetLoad(ctx context.Context, partnerID, loadID string) (Load, 
 		return Load{}, err
 	}
 	return r.load(), nil
+}
+
+// resumedLoad is the answer for a load found by its request key.
+func resumedLoad(l Load) (Load, error) {
+	switch l.Status {
+	case LoadSucceeded, LoadRequiresAction:
+		return l, nil
+	case LoadFailed:
+		return l, &gateway.DeclineError{Decline: gateway.Decline{Code: l.DeclineCode, ResponseCode: l.Network.ResponseCode}}
+	}
+	return Load{}, fmt.Errorf("%w: load %s", ErrUnresolved, l.ID)
 }

@@ -37,6 +37,7 @@ type loadRow struct {
 	STAN            string `gorm:"column:stan"`
 	RRN             string `gorm:"column:rrn"`
 	DeclineCode     string
+	RequestKey      string
 	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt       time.Time `gorm:"autoUpdateTime:false"`
 }
@@ -64,6 +65,7 @@ type unloadRow struct {
 	STAN           string `gorm:"column:stan"`
 	RRN            string `gorm:"column:rrn"`
 	DeclineCode    string
+	RequestKey     string
 	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
 }
@@ -387,4 +389,29 @@ func (s *Store) SetProfileTx(tx *db.Tx, visitorID string, p Profile) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// loadByRequest finds the load a request (idempotency scope and key)
+// started, if any.
+func (s *Store) loadByRequest(ctx context.Context, partnerID, key string) (*loadRow, error) {
+	var rows []loadRow
+	if err := s.db.WithContext(ctx).Where("partner_id = ? AND request_key = ?", partnerID, key).Limit(1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("prepaid: load by request: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
+}
+
+// unloadByRequest finds the unload a request started, if any.
+func (s *Store) unloadByRequest(ctx context.Context, partnerID, key string) (*unloadRow, error) {
+	var rows []unloadRow
+	if err := s.db.WithContext(ctx).Where("partner_id = ? AND request_key = ?", partnerID, key).Limit(1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("prepaid: unload by request: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"time"
 
 	"github.com/inbound-gateway/inbound/fx"
@@ -85,6 +86,24 @@ var errBalanceMoved = errors.New("prepaid: balance moved")
 // with the rest of the batch (visitor -> fx:CNY -> revenue:fx_spread,
 // fx:<CUR> -> network:<net>:<CUR>), a decline releases it.
 func (s *Service) Unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount bool) (Unload, error) {
+	if key := idempotency.RequestKey(ctx); key != "" {
+		// A retry of a request that crashed after its first commit: answer
+		// with the unload it started.
+		prev, err := s.st.unloadByRequest(ctx, partnerID, key)
+		if err != nil {
+			return Unload{}, err
+		}
+		if prev != nil {
+			u := prev.unload()
+			switch u.Status {
+			case UnloadSucceeded:
+				return u, nil
+			case UnloadFailed:
+				return u, &gateway.DeclineError{Decline: gateway.Decline{Code: u.DeclineCode, ResponseCode: u.Network.ResponseCode}}
+			}
+			return Unload{}, fmt.Errorf("%w: unload %s", ErrUnresolved, u.ID)
+		}
+	}
 	acct, err := s.st.ByVisitor(ctx, partnerID, visitorID)
 	if err != nil {
 		return Unload{}, err
@@ -169,7 +188,7 @@ func (s *Service) startUnload(ctx context.Context, acct Account, card gateway.Ca
 	row := unloadRow{
 		ID: ids.New(ids.Unload), PartnerID: acct.PartnerID, VisitorID: acct.VisitorID, AccountID: acct.ID,
 		CardID: card.ID, Status: string(UnloadPending), CloseAccount: closeAccount, Network: card.Network.String(),
-		RefundCurrency: cur.Code(), CreatedAt: now, UpdatedAt: now,
+		RefundCurrency: cur.Code(), CreatedAt: now, UpdatedAt: now, RequestKey: idempotency.RequestKey(ctx),
 	}
 	if avail.IsPositive() {
 		row.QuoteID, row.AmountMinor, row.RefundMinor, row.Rate = q.ID(), q.Sell().Minor(), q.Card().Minor(), q.RateString()

@@ -238,6 +238,7 @@ func (s *Server) idempotent(required bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxIdem, p)
+		c.Request = c.Request.WithContext(idempotency.WithRequestKey(c.Request.Context(), p.scope, key))
 		rec := &recorder{ResponseWriter: c.Writer}
 		c.Writer = rec
 		c.Next()

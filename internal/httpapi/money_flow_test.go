@@ -317,3 +317,35 @@ func TestCloseWaitsForEscrow(t *testing.T) {
 		contains(t, do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, ""), `"breaks":[]`)
 	})
 }
+
+// A retry of a load request whose first attempt committed but never
+// answered (a crash; the stored response is lost) gets the load it started,
+// not "quote already used".
+func TestLoadRetryAfterCrashFindsItsLoad(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		vis := a.approvedVisitor(t, a.partnerKey)
+		card := a.bindCard(t, vis, "4242424242424242")
+		q := a.quote(t, card, `"buy":{"value":"200.00","currency":"CNY"}`)
+		body := `{"card_id":"` + card + `","quote_id":"` + q + `"}`
+		url := a.partner.URL + "/v1/visitors/" + vis + "/loads"
+		first := do(t, "POST", url, a.partnerKey, body, "Idempotency-Key", "load-crash-1")
+		if first.Status != 201 {
+			t.Fatalf("load: %d %s", first.Status, first.Body)
+		}
+		// Simulate the lost response: the load and its credit committed,
+		// the stored response did not survive.
+		if err := b.DB.Gorm.Exec("DELETE FROM idempotency_keys").Error; err != nil {
+			t.Fatal(err)
+		}
+		retry := do(t, "POST", url, a.partnerKey, body, "Idempotency-Key", "load-crash-1")
+		if retry.Status != 201 || retry.json(t)["id"] != first.json(t)["id"] || retry.json(t)["status"] != "succeeded" {
+			t.Fatalf("retry: %d %s", retry.Status, retry.Body)
+		}
+		// Another key with the same quote is a second load: refused.
+		if r := do(t, "POST", url, a.partnerKey, body, "Idempotency-Key", "load-crash-2"); r.Status != 409 || r.errCode(t) != "quote_expired" {
+			t.Fatalf("other key, same quote: %d %s", r.Status, r.Body)
+		}
+		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"balance":{"value":"200.00","currency":"CNY"}`)
+	})
+}
