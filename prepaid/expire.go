@@ -83,6 +83,13 @@ func (s *Service) ExpireAccounts(ctx context.Context, now time.Time) (int, error
 			closed++
 		case errors.Is(err, ErrUnloadInProgress), errors.Is(err, ErrClosed):
 			// Another replica is on it.
+		case errors.Is(err, ErrCloseBlocked):
+			// Money is still in escrow or a load in flight: send back what
+			// is available now and close on a later run, once it has ended.
+			_, uerr := s.Unload(ctx, a.PartnerID, a.VisitorID, cardID, false)
+			if uerr != nil && !errors.Is(uerr, ErrNothingToUnload) && !errors.Is(uerr, ErrUnloadInProgress) {
+				s.log.WarnContext(ctx, "expiry unload deferred", "account", a.ID, "err", uerr)
+			}
 		case errors.Is(err, gateway.ErrDeclined):
 			s.log.WarnContext(ctx, "expiry unload declined; retried next run", "account", a.ID, "card", cardID, "err", err)
 		default:
