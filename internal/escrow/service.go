@@ -40,6 +40,10 @@ const (
 
 // Service runs merchants and escrow payments. It is safe for concurrent use
 // and across replicas.
+//
+// Every ledger batch is posted with PostTxNoSavepoint: each movement's
+// transaction returns (and so rolls back) on any error of the batch, so the
+// savepoint of PostTx would only cost a round trip.
 type Service struct {
 	d        *db.DB
 	l        *ledger.Ledger
@@ -263,7 +267,7 @@ func (s *Service) create(ctx context.Context, partnerID string, in PaymentInput,
 		if _, err := s.events.Emit(tx, partnerID, EventHeld, p.Object()); err != nil {
 			return err
 		}
-		_, err = s.l.PostTx(ctx, tx, ledger.Batch{Reference: "pay:" + p.ID + ":hold",
+		_, err = s.l.PostTxNoSavepoint(ctx, tx, ledger.Batch{Reference: "pay:" + p.ID + ":hold",
 			Ops: []ledger.Op{ledger.Move(visitorAcct, escrow.ID, p.Amount)}})
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return fmt.Errorf("%w: %v", ErrInsufficientFunds, err)
@@ -382,7 +386,7 @@ func (s *Service) release(ctx context.Context, tx *db.Tx, p *Payment, amount mon
 	if fee.IsPositive() {
 		ops = append(ops, ledger.Move(p.escrowAccount, fees, fee))
 	}
-	if _, err := s.l.PostTx(ctx, tx, ledger.Batch{Reference: "pay:" + p.ID + ":release", Ops: ops}); err != nil {
+	if _, err := s.l.PostTxNoSavepoint(ctx, tx, ledger.Batch{Reference: "pay:" + p.ID + ":release", Ops: ops}); err != nil {
 		return fmt.Errorf("escrow: release %s: %w", p.ID, err)
 	}
 	return nil
@@ -446,7 +450,7 @@ func (s *Service) refund(ctx context.Context, tx *db.Tx, p *Payment, amount mone
 	if _, err := s.events.Emit(tx, p.PartnerID, EventRefunded, r.Object()); err != nil {
 		return Refund{}, err
 	}
-	_, err := s.l.PostTx(ctx, tx, ledger.Batch{Reference: "rfd:" + r.ID, Ops: ops})
+	_, err := s.l.PostTxNoSavepoint(ctx, tx, ledger.Batch{Reference: "rfd:" + r.ID, Ops: ops})
 	if errors.Is(err, ledger.ErrInsufficientFunds) && fromMerchant > 0 {
 		// Someone else (a payout, an adjustment) took from the merchant
 		// between our read and our post.

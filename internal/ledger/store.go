@@ -40,6 +40,15 @@ func (l *Ledger) PostTx(ctx context.Context, tx *gorm.DB, b Batch) (Operation, e
 	return op, nil
 }
 
+// PostTxNoSavepoint is PostTx without the savepoint, one round trip less,
+// for callers that roll their whole transaction back whenever it returns an
+// error (the escrow does): a failed batch may have written some of its rows
+// (on PostgreSQL the transaction is then aborted anyway), so committing tx
+// after an error would be a bug.
+func (l *Ledger) PostTxNoSavepoint(ctx context.Context, tx *gorm.DB, b Batch) (Operation, error) {
+	return l.post(ctx, l.gorm().session(ctx, tx), b, false)
+}
+
 // EnsureAccountTx is EnsureAccount inside the caller's transaction, for an
 // account born with the caller's own row (a visitor's prepaid account).
 func (l *Ledger) EnsureAccountTx(ctx context.Context, tx *gorm.DB, spec AccountSpec) (Account, error) {

@@ -117,12 +117,36 @@ func (s *Service) Emit(tx *db.Tx, partnerID, typ string, data any) (string, erro
 	return id, emit(tx, id, partnerID, typ, body, now)
 }
 
-// DispatchOnce claims due deliveries and sends them; it returns how many it
-// attempted.
+// fanOutBatch is how many events one fan-out transaction takes, and
+// fanOutRounds how many such transactions one dispatch round runs at most.
+const (
+	fanOutBatch  = 500
+	fanOutRounds = 20
+)
+
+// DispatchOnce creates the deliveries of the events written since the last
+// round (for the endpoints enabled now), then claims due deliveries and
+// sends them; it returns how many it attempted.
 func (s *Service) DispatchOnce(ctx context.Context) (int, error) {
+	n, _, err := s.dispatch(ctx)
+	return n, err
+}
+
+// dispatch is DispatchOnce; more reports that events were left to fan out.
+func (s *Service) dispatch(ctx context.Context) (n int, more bool, err error) {
+	for range fanOutRounds {
+		k, err := s.store.fanOut(ctx, s.opts.Now(), fanOutBatch)
+		if err != nil {
+			return 0, false, err
+		}
+		more = k == fanOutBatch
+		if !more {
+			break
+		}
+	}
 	jobs, err := s.store.claim(ctx, s.opts.Now(), 2*s.opts.Timeout+time.Minute, s.opts.Batch)
 	if err != nil || len(jobs) == 0 {
-		return 0, err
+		return 0, more, err
 	}
 	sem := make(chan struct{}, s.opts.Workers)
 	var wg sync.WaitGroup
@@ -134,7 +158,7 @@ func (s *Service) DispatchOnce(ctx context.Context) (int, error) {
 		})
 	}
 	wg.Wait()
-	return len(jobs), nil
+	return len(jobs), more, nil
 }
 
 func (s *Service) send(ctx context.Context, j job) {
@@ -177,14 +201,14 @@ func truncate(s string, n int) string {
 }
 
 // Run dispatches until ctx ends, every interval (and at once again when a
-// round was full).
+// round was full, or left events to fan out).
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	for {
-		n, err := s.DispatchOnce(ctx)
+		n, more, err := s.dispatch(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "webhook dispatcher", "err", err)
 		}
-		if n == s.opts.Batch {
+		if (n == s.opts.Batch || more) && ctx.Err() == nil {
 			continue
 		}
 		select {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/inbound-gateway/inbound/internal/db"
 )
@@ -37,6 +39,10 @@ type eventRow struct {
 	Type      string
 	Body      string
 	CreatedAt time.Time
+	// FannedOut is set once the dispatcher has created the event's
+	// deliveries (fanOut). Emit writes it false explicitly: the column's
+	// default is true (migration 0051).
+	FannedOut bool
 }
 
 func (eventRow) TableName() string { return "events" }
@@ -144,25 +150,74 @@ func (s store) deleteEndpoint(ctx context.Context, partnerID, id string) (Endpoi
 	return out, err
 }
 
-// emit writes the event and its deliveries inside tx.
+// emit writes the event inside tx. Its deliveries are created later, by the
+// dispatcher (fanOut), for the endpoints enabled then: the business
+// transaction writes one row and reads nothing.
 func emit(tx *gorm.DB, id, partnerID, typ string, body []byte, now time.Time) error {
 	if err := tx.Create(&eventRow{ID: id, PartnerID: partnerID, Type: typ, Body: string(body), CreatedAt: now}).Error; err != nil {
 		return fmt.Errorf("webhook: outbox: %w", err)
 	}
-	var eps []endpointRow
-	if err := tx.Where("partner_id = ? AND status = 'enabled'", partnerID).Find(&eps).Error; err != nil {
-		return fmt.Errorf("webhook: outbox endpoints: %w", err)
-	}
-	for _, e := range eps {
-		if !e.endpoint().Subscribes(typ) {
-			continue
-		}
-		d := deliveryRow{EventID: id, EndpointID: e.ID, Status: "pending", NextAttemptAt: now, CreatedAt: now}
-		if err := tx.Create(&d).Error; err != nil {
-			return fmt.Errorf("webhook: outbox delivery: %w", err)
-		}
-	}
 	return nil
+}
+
+// fanOut takes up to limit events not yet fanned out, oldest first, creates
+// one pending delivery per endpoint of the event's partner that is enabled
+// now and subscribes to the event's type, and marks the events fanned out,
+// all in one transaction. SKIP LOCKED lets every replica fan out different
+// events; an event is fanned out exactly once. It returns how many events
+// it took.
+func (s store) fanOut(ctx context.Context, now time.Time, limit int) (int, error) {
+	n := 0
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		n = 0
+		var evs []eventRow
+		if err := s.db.ForUpdateSkipLocked(tx).Select("id", "partner_id", "type").Where("NOT fanned_out").
+			Order("created_at").Limit(limit).Find(&evs).Error; err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		eventIDs := make([]string, len(evs))
+		var partners []string
+		for i, ev := range evs {
+			eventIDs[i] = ev.ID
+			if !slices.Contains(partners, ev.PartnerID) {
+				partners = append(partners, ev.PartnerID)
+			}
+		}
+		var eps []endpointRow
+		if err := tx.Select("id", "partner_id", "events").Where("partner_id IN ? AND status = 'enabled'", partners).
+			Order("id").Find(&eps).Error; err != nil {
+			return err
+		}
+		var ds []deliveryRow
+		for _, ev := range evs {
+			for _, e := range eps {
+				if e.PartnerID == ev.PartnerID && e.endpoint().Subscribes(ev.Type) {
+					ds = append(ds, deliveryRow{EventID: ev.ID, EndpointID: e.ID, Status: "pending", NextAttemptAt: now, CreatedAt: now})
+				}
+			}
+		}
+		if len(ds) > 0 {
+			// Defensive: an event is fanned out once (its row lock, then
+			// fanned_out), and the events of a replica still running the
+			// previous version are born fanned out (the column's default),
+			// so no (event, endpoint) delivery should exist already.
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(&ds, 100).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Model(&eventRow{}).Where("id IN ?", eventIDs).Update("fanned_out", true).Error; err != nil {
+			return err
+		}
+		n = len(evs)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("webhook: fan out: %w", err)
+	}
+	return n, nil
 }
 
 // job is a claimed delivery with what sending it needs.
@@ -207,6 +262,14 @@ func (s store) claim(ctx context.Context, now time.Time, lease time.Duration, li
 			var ep endpointRow
 			if err := tx.Take(&ep, "id = ?", r.EndpointID).Error; err != nil {
 				return err
+			}
+			if ep.Status != "enabled" {
+				// Deleted while the delivery was being fanned out (the
+				// deletion cancels only the deliveries it can see).
+				if err := tx.Model(&deliveryRow{}).Where("id = ? AND status = 'pending'", r.ID).Update("status", "cancelled").Error; err != nil {
+					return err
+				}
+				continue
 			}
 			jobs = append(jobs, job{deliveryID: r.ID, endpointID: r.EndpointID, attempts: r.Attempts, eventID: ev.ID, body: []byte(ev.Body), url: ep.URL, secretSealed: ep.SecretSealed})
 		}

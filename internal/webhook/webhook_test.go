@@ -229,3 +229,101 @@ func TestDeliveryGivesUpAfterAboutADay(t *testing.T) {
 		t.Fatalf("retries span %v, want about 24 h", total)
 	}
 }
+
+// The deliveries of an event are created when the dispatcher takes it, for
+// the endpoints enabled then, exactly once, even with several dispatchers.
+func TestFanOutAtDispatchTime(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		ctx := context.Background()
+		v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
+		clk := &clock{t: time.Now().UTC()}
+		newSvc := func() *webhook.Service {
+			return webhook.New(b.DB, v, slog.New(slog.DiscardHandler), webhook.Options{AllowPrivate: true, Now: clk.now, Batch: 7})
+		}
+		svc := newSvc()
+		if _, _, err := auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, "ptn_f", "F", ""); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		seen := map[string]int{} // path + event id -> deliveries
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[req.URL.Path+" "+req.Header.Get("Inbound-Event-Id")]++
+			w.WriteHeader(204)
+		}))
+		defer srv.Close()
+		old, _, err := svc.CreateEndpoint(ctx, "ptn_f", srv.URL+"/old", []string{"*"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		emit := func(typ string) string {
+			var id string
+			if err := b.DB.Transact(ctx, func(tx *gorm.DB) error {
+				id, err = svc.Emit(tx, "ptn_f", typ, map[string]string{"id": "pay_1"})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		first := emit("payment.held")
+		if ds, _ := svc.Deliveries(ctx, first); len(ds) != 0 {
+			t.Fatalf("deliveries before dispatch: %+v", ds)
+		}
+		// Between the event and its dispatch: a new endpoint, the old one
+		// deleted. The event goes to the endpoints enabled at dispatch.
+		fresh, _, err := svc.CreateEndpoint(ctx, "ptn_f", srv.URL+"/new", []string{"payment.held"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.DeleteEndpoint(ctx, "ptn_f", old.ID); err != nil {
+			t.Fatal(err)
+		}
+		var emitted []string
+		for i := range 40 {
+			typ := "payment.held"
+			if i%4 == 0 {
+				typ = "payment.released" // not subscribed
+			}
+			emitted = append(emitted, emit(typ))
+		}
+		// Several dispatchers at once (replicas): SKIP LOCKED on PostgreSQL,
+		// one writer at a time on SQLite.
+		var wg sync.WaitGroup
+		for range 3 {
+			s := newSvc()
+			wg.Go(func() {
+				for {
+					n, err := s.DispatchOnce(ctx)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n, err := svc.DispatchOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("left over: %d %v", n, err)
+		}
+		for i, id := range append([]string{first}, emitted...) {
+			want := 1
+			if i > 0 && (i-1)%4 == 0 {
+				want = 0
+			}
+			ds, _ := svc.Deliveries(ctx, id)
+			if len(ds) != want || seen["/new "+id] != want || seen["/old "+id] != 0 {
+				t.Errorf("event %d %s: deliveries %+v, received new %d old %d", i, id, ds, seen["/new "+id], seen["/old "+id])
+			}
+			for _, d := range ds {
+				if d.EndpointID != fresh.ID || d.Status != "succeeded" || d.Attempts != 1 {
+					t.Errorf("event %s: delivery %+v", id, d)
+				}
+			}
+		}
+	})
+}
