@@ -349,3 +349,64 @@ func TestLoadRetryAfterCrashFindsItsLoad(t *testing.T) {
 		contains(t, do(t, "GET", a.partner.URL+"/v1/visitors/"+vis+"/account", a.partnerKey, ""), `"balance":{"value":"200.00","currency":"CNY"}`)
 	})
 }
+
+// TestBadInputIsA4xx sends malformed or foreign ids and values to every
+// money route: each answer is a 4xx in the error shape, never a 500.
+func TestBadInputIsA4xx(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		P := a.partner.URL
+		vis := a.approvedVisitor(t, a.partnerKey)
+		card := a.bindCard(t, vis, "4242424242424242")
+		_, otherKey, _ := a.srv.Auth.CreatePartner(t.Context(), ids.New("ptn"), "Other", "")
+		otherVis := a.approvedVisitor(t, otherKey)
+		mer := post(t, P+"/v1/merchants", a.partnerKey, `{"name":"M","mcc":"5812"}`).json(t)["id"].(string)
+		cases := []struct{ method, path, body string }{
+			{"POST", "/v1/visitors/" + vis + "/loads", `{"card_id":"card_nope","quote_id":"quo_nope"}`},
+			{"POST", "/v1/visitors/" + vis + "/loads", `{"card_id":"` + card + `","quote_id":"quo_nope"}`},
+			{"POST", "/v1/visitors/vis_nope/loads", `{"card_id":"` + card + `","quote_id":"quo_nope"}`},
+			{"POST", "/v1/visitors/" + otherVis + "/loads", `{"card_id":"` + card + `","quote_id":"quo_nope"}`},
+			{"POST", "/v1/visitors/" + vis + "/loads", `{"card_id":"` + card + `"}`},
+			{"POST", "/v1/loads/load_nope/authenticate", `{"otp":"123456"}`},
+			{"GET", "/v1/loads/load_nope", ``},
+			{"GET", "/v1/visitors/vis_nope/account", ``},
+			{"GET", "/v1/visitors/" + otherVis + "/account", ``},
+			{"GET", "/v1/visitors/" + vis + "/transactions?cursor=garbage", ``},
+			{"GET", "/v1/visitors/" + vis + "/transactions?limit=0", ``},
+			{"POST", "/v1/visitors/" + vis + "/unloads", `{"card_id":"card_nope"}`},
+			{"POST", "/v1/visitors/" + vis + "/unloads", `{"card_id":"` + card + `","close":"yes"}`},
+			{"POST", "/v1/visitors/" + vis + "/unloads", `{"card_id":"` + card + `"}`},
+			{"POST", "/v1/merchants", `{"name":"","mcc":"58"}`},
+			{"POST", "/v1/merchants", `{"name":"X","mcc":"abcd"}`},
+			{"GET", "/v1/merchants/mer_nope", ``},
+			{"POST", "/v1/payments", `{"visitor_id":"vis_nope","merchant_id":"` + mer + `","amount":{"value":"1.00","currency":"CNY"},"out_trade_no":"A"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + otherVis + `","merchant_id":"` + mer + `","amount":{"value":"1.00","currency":"CNY"},"out_trade_no":"B"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"mer_nope","amount":{"value":"1.00","currency":"CNY"},"out_trade_no":"C"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"1.00","currency":"USD"},"out_trade_no":"D"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"0.00","currency":"CNY"},"out_trade_no":"E"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"99999999999999999.99","currency":"CNY"},"out_trade_no":"F"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"1.00","currency":"CNY"},"out_trade_no":"G","auto_release_after":"forever"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"1.00","currency":"CNY"},"out_trade_no":"H","auto_release_after":"-5h"}`},
+			{"POST", "/v1/payments", `{"visitor_id":"` + vis + `","merchant_id":"` + mer + `","amount":{"value":"1.00","currency":"CNY"},"out_trade_no":"` + strings.Repeat("x", 65) + `"}`},
+			{"GET", "/v1/payments?status=lost", ``},
+			{"GET", "/v1/payments/pay_nope", ``},
+			{"POST", "/v1/payments/pay_nope/confirm", `{}`},
+			{"POST", "/v1/payments/pay_nope/refunds", `{"amount":{"value":"1.00","currency":"CNY"}}`},
+			{"POST", "/v1/payments/pay_nope/dispute", `{"reason":"x"}`},
+			{"POST", "/v1/fx/quotes", `{"card_id":"` + card + `","buy":{"value":"99999999999999999.99","currency":"CNY"}}`},
+		}
+		for _, tc := range cases {
+			r := do(t, tc.method, P+tc.path, a.partnerKey, tc.body, "Idempotency-Key", ids.New("k"))
+			if r.Status < 400 || r.Status >= 500 {
+				t.Errorf("%s %s %s: %d %s", tc.method, tc.path, tc.body, r.Status, r.Body)
+				continue
+			}
+			r.errCode(t)
+		}
+		resolve := post(t, a.admin.URL+"/admin/v1/payments/pay_nope/resolve", a.staff(auth.Agent), `{"outcome":"refund","reason":"x"}`)
+		if resolve.Status != 404 {
+			t.Errorf("resolve unknown payment: %d %s", resolve.Status, resolve.Body)
+		}
+		contains(t, do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, ""), `"breaks":[]`)
+	})
+}
