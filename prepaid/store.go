@@ -69,6 +69,17 @@ func (s *Store) ByVisitorTx(tx *gorm.DB, visitorID string) (Account, error) {
 	return r.account(), nil
 }
 
+// LedgerAccountClosedTx reports whether the ledger account with code is the
+// ledger side of a closed prepaid account (false for any other account).
+func (s *Store) LedgerAccountClosedTx(tx *gorm.DB, ledgerCode string) (bool, error) {
+	var n int64
+	err := tx.Model(&accountRow{}).Where("ledger_code = ? AND status = ?", ledgerCode, string(Closed)).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("prepaid: account by ledger code: %w", err)
+	}
+	return n > 0, nil
+}
+
 // ByVisitor returns the visitor's account; partnerID scopes it ("" for
 // staff, who see every partner's).
 func (s *Store) ByVisitor(ctx context.Context, partnerID, visitorID string) (Account, error) {

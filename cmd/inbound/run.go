@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/gateway/cardnet"
 	"github.com/inbound-gateway/inbound/internal/app"
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/config"
 	"github.com/inbound-gateway/inbound/internal/db"
@@ -38,8 +40,12 @@ const usage = `usage: inbound [command]
 commands:
   serve                                 run the partner and admin APIs (default)
   migrate                               apply database migrations and exit
-  partners create -name NAME            create a partner and print its secret key
-  staff create -name NAME -role ROLE    create a staff member (viewer, agent, supervisor) and print the token
+  partners create -name NAME [-reason R]
+                                        create a partner and print its secret key
+  staff create -name NAME -role ROLE [-reason R]
+                                        create a staff member (viewer, agent, supervisor) and print the token
+  staff disable -id ID -reason R        disable a staff member (not the last active supervisor)
+  staff rotate -id ID -reason R         give a staff member a new token and print it
   ledger verify                         check every ledger invariant; exit 1 listing each break
   config                                print the configuration with secrets masked
 `
@@ -111,12 +117,33 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	return nil
 }
 
+// cliAudited returns ctx whose domain transaction also writes the audit
+// record of a CLI action, by the actor system:cli: whoever runs the binary
+// against the database is an operator, and what they do is logged like a
+// staff action.
+func cliAudited(ctx context.Context, action, reason string, describe func(result any) (string, audit.Summary)) context.Context {
+	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
+		target, after := describe(result)
+		_, err := audit.Record(tx, audit.Entry{ActorID: audit.ActorCLI, ActorRole: audit.RoleSystem, Action: action, Target: target,
+			Reason: reason, RequestID: ids.New(ids.Request), After: audit.State(after)})
+		return err
+	})
+}
+
+func staffSummary(changed ...string) func(any) (string, audit.Summary) {
+	return func(r any) (string, audit.Summary) {
+		st := r.(auth.Staff)
+		return st.ID, audit.Summary{Object: "staff", ID: st.ID, Status: st.Status, Role: st.Role.String(), Changed: changed, CreatedBy: st.CreatedBy}
+	}
+}
+
 func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: inbound partners create -name NAME")
+		return errors.New("usage: inbound partners create -name NAME [-reason REASON]")
 	}
 	fs := flag.NewFlagSet("partners create", flag.ContinueOnError)
 	name := fs.String("name", "", "partner name")
+	reason := fs.String("reason", "created with the inbound CLI", "why (kept in the audit log)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -125,6 +152,10 @@ func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout i
 		return err
 	}
 	defer d.Close()
+	ctx = cliAudited(ctx, "partner.create", *reason, func(r any) (string, audit.Summary) {
+		p := r.(auth.Partner)
+		return p.ID, audit.Summary{Object: "partner", ID: p.ID, Status: p.Status, Changed: []string{"name", "status", "secret_key"}}
+	})
 	p, key, err := auth.NewService(auth.NewStore(d)).CreatePartner(ctx, ids.New(ids.Partner), *name, "")
 	if err != nil {
 		return err
@@ -133,30 +164,73 @@ func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout i
 	return nil
 }
 
+const staffUsage = `usage: inbound staff create -name NAME -role viewer|agent|supervisor [-reason REASON]
+       inbound staff disable -id ID -reason REASON
+       inbound staff rotate -id ID -reason REASON`
+
+// staffCmd manages staff from the command line. It is the operator's way
+// in: a supervisor created here needs no second supervisor (there may be
+// none yet), which is why every action is audited as system:cli.
 func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: inbound staff create -name NAME -role viewer|agent|supervisor")
+	if len(args) == 0 {
+		return errors.New(staffUsage)
 	}
-	fs := flag.NewFlagSet("staff create", flag.ContinueOnError)
-	name := fs.String("name", "", "staff member name")
-	roleName := fs.String("role", "viewer", "viewer, agent or supervisor")
+	action := args[0]
+	fs := flag.NewFlagSet("staff "+action, flag.ContinueOnError)
+	var name, roleName, id, reason *string
+	switch action {
+	case "create":
+		name = fs.String("name", "", "staff member name")
+		roleName = fs.String("role", "viewer", "viewer, agent or supervisor")
+		reason = fs.String("reason", "created with the inbound CLI", "why (kept in the audit log)")
+	case "disable", "rotate":
+		id = fs.String("id", "", "staff id (stf_...)")
+		reason = fs.String("reason", "", "why (kept in the audit log; required)")
+	default:
+		return errors.New(staffUsage)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	role, err := auth.ParseRole(*roleName)
-	if err != nil {
-		return err
+	var role auth.Role
+	if action == "create" {
+		r, err := auth.ParseRole(*roleName)
+		if err != nil {
+			return err
+		}
+		role = r
+	} else if *id == "" || strings.TrimSpace(*reason) == "" {
+		return fmt.Errorf("staff %s needs -id and -reason\n%s", action, staffUsage)
 	}
 	d, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	st, token, err := auth.NewService(auth.NewStore(d)).CreateStaff(ctx, ids.New(ids.Staff), *name, role, "")
-	if err != nil {
-		return err
+	svc := auth.NewService(auth.NewStore(d))
+	switch action {
+	case "create":
+		ctx = cliAudited(ctx, "staff.create", *reason, staffSummary("name", "role", "status", "token"))
+		st, token, err := svc.CreateStaff(ctx, ids.New(ids.Staff), *name, role, "", audit.ActorCLI)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "staff %s (%s, %s)\ntoken (shown once): %s\n", st.ID, st.Name, st.Role, token)
+	case "disable":
+		ctx = cliAudited(ctx, "staff.disable", *reason, staffSummary("status"))
+		st, err := svc.DisableStaff(ctx, *id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "staff %s (%s, %s) disabled\n", st.ID, st.Name, st.Role)
+	case "rotate":
+		ctx = cliAudited(ctx, "staff.rotate_token", *reason, staffSummary("token"))
+		st, token, err := svc.RotateStaffToken(ctx, *id, audit.ActorCLI, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "staff %s (%s, %s)\nnew token (shown once): %s\n", st.ID, st.Name, st.Role, token)
 	}
-	fmt.Fprintf(stdout, "staff %s (%s, %s)\ntoken (shown once): %s\n", st.ID, st.Name, st.Role, token)
 	return nil
 }
 
@@ -219,10 +293,17 @@ type devCredentials struct {
 	StaffToken string `json:"staff_token"`
 }
 
-func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, stdout io.Writer) error {
+// bootstrap makes sure the configured (or, in embedded mode, generated)
+// partner key and supervisor token exist. It never undoes a rotation or a
+// disabling: a revoked bootstrap key stays revoked, and the staff token
+// creates a supervisor only while there is no active supervisor at all.
+// Either case is a warning, not a failed start (replicas must not
+// crash-loop over it).
+func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, log *slog.Logger, stdout io.Writer) error {
 	partnerKey, staffToken := cfg.BootstrapKey, cfg.BootstrapStaff
-	if cfg.Embedded() && partnerKey == "" && staffToken == "" {
-		path := filepath.Join(cfg.DataDir, "credentials.json")
+	dev := cfg.Embedded() && partnerKey == "" && staffToken == ""
+	path := filepath.Join(cfg.DataDir, "credentials.json")
+	if dev {
 		var dc devCredentials
 		if b, err := os.ReadFile(path); err == nil {
 			if err := json.Unmarshal(b, &dc); err != nil {
@@ -236,19 +317,62 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, stdout
 			}
 		}
 		partnerKey, staffToken = dc.PartnerKey, dc.StaffToken
-		fmt.Fprintf(stdout, "development credentials (embedded mode; kept in %s):\n  partner secret key: %s\n  staff token (supervisor): %s\n", path, partnerKey, staffToken)
 	}
+	partnerOK, staffOK := false, false
 	if partnerKey != "" {
-		if _, err := svc.EnsurePartnerKey(ctx, ids.New(ids.Partner), "Bootstrap partner", partnerKey); err != nil {
+		ctx := cliAuditedAs(ctx, audit.ActorBootstrap, "partner.create", func(r any) (string, audit.Summary) {
+			p := r.(auth.Partner)
+			return p.ID, audit.Summary{Object: "partner", ID: p.ID, Status: p.Status, Changed: []string{"name", "status", "secret_key"}}
+		})
+		out, err := svc.EnsurePartnerKey(ctx, ids.New(ids.Partner), "Bootstrap partner", partnerKey)
+		if err != nil {
 			return fmt.Errorf("bootstrap partner: %w", err)
+		}
+		partnerOK = out == auth.BootstrapExists || out == auth.BootstrapCreated
+		if out == auth.BootstrapRevoked {
+			log.Warn("the bootstrap partner key was rotated and stays revoked; use the partner's current key (or unset INBOUND_BOOTSTRAP_PARTNER_KEY)")
 		}
 	}
 	if staffToken != "" {
-		if _, err := svc.EnsureStaffToken(ctx, ids.New(ids.Staff), "Bootstrap supervisor", staffToken); err != nil {
+		ctx := cliAuditedAs(ctx, audit.ActorBootstrap, "staff.create", staffSummary("name", "role", "status", "token"))
+		out, err := svc.EnsureStaffToken(ctx, ids.New(ids.Staff), "Bootstrap supervisor", staffToken, audit.ActorBootstrap)
+		if err != nil {
 			return fmt.Errorf("bootstrap staff: %w", err)
+		}
+		staffOK = out == auth.BootstrapExists || out == auth.BootstrapCreated
+		switch out {
+		case auth.BootstrapRevoked:
+			log.Warn("the bootstrap staff token was rotated or its supervisor disabled; it stays so")
+		case auth.BootstrapSkipped:
+			log.Warn("the bootstrap staff token is unused: active supervisors exist, so no supervisor was created from it")
+		}
+	}
+	if dev {
+		// Print only what works: a rotated secret stays in the file but is
+		// no use to anyone reading this.
+		fmt.Fprintf(stdout, "development credentials (embedded mode; kept in %s):\n", path)
+		if partnerOK {
+			fmt.Fprintf(stdout, "  partner secret key: %s\n", partnerKey)
+		} else {
+			fmt.Fprintln(stdout, "  partner secret key: (rotated since; use the current key)")
+		}
+		if staffOK {
+			fmt.Fprintf(stdout, "  staff token (supervisor): %s\n", staffToken)
+		} else {
+			fmt.Fprintln(stdout, "  staff token (supervisor): (rotated or disabled since; use `inbound staff create` or `inbound staff rotate`)")
 		}
 	}
 	return nil
+}
+
+// cliAuditedAs is cliAudited for another system actor, with a fixed reason.
+func cliAuditedAs(ctx context.Context, actor, action string, describe func(result any) (string, audit.Summary)) context.Context {
+	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
+		target, after := describe(result)
+		_, err := audit.Record(tx, audit.Entry{ActorID: actor, ActorRole: audit.RoleSystem, Action: action, Target: target,
+			Reason: "bootstrap at start-up", RequestID: ids.New(ids.Request), After: audit.State(after)})
+		return err
+	})
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
@@ -298,12 +422,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		CardnetURL: cardnetURL, Registerer: reg, AutoRelease: cfg.AutoRelease,
 		// Development on the embedded default gets market moves in the
 		// built-in rates, as DESIGN.md asks; production reads a rates feed.
-		SimulateFX: cfg.Embedded(),
+		SimulateFX:        cfg.Embedded(),
+		AdjustmentCeiling: cfg.AdjustmentCeiling,
 	})
 	if err != nil {
 		return err
 	}
-	if err := bootstrap(ctx, cfg, svc.Auth, stdout); err != nil {
+	if err := bootstrap(ctx, cfg, svc.Auth, log, stdout); err != nil {
 		return err
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/ledger"
@@ -45,15 +46,66 @@ func (r row) adjustment() (Adjustment, error) {
 type Service struct {
 	db     *db.DB
 	ledger *ledger.Ledger
+	o      Options
 	now    func() time.Time
 }
 
 // New returns the service.
-func New(d *db.DB, l *ledger.Ledger, now func() time.Time) *Service {
-	if now == nil {
-		now = func() time.Time { return time.Now().UTC() }
+func New(d *db.DB, l *ledger.Ledger, o Options) (*Service, error) {
+	if o.Staff == nil {
+		return nil, errors.New("adjustment: no staff directory")
 	}
-	return &Service{db: d, ledger: l, now: now}
+	if o.Now == nil {
+		o.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if o.Ceiling.Currency().IsZero() {
+		o.Ceiling = DefaultCeiling
+	}
+	if o.Ceiling.Currency() != money.CNY || !o.Ceiling.IsPositive() {
+		return nil, fmt.Errorf("adjustment: ceiling must be a positive CNY amount, not %s", o.Ceiling)
+	}
+	return &Service{db: d, ledger: l, o: o, now: o.Now}, nil
+}
+
+// Ceiling is the bound of one adjustment.
+func (s *Service) Ceiling() money.Amount { return s.o.Ceiling }
+
+// checkCeiling refuses an amount whose absolute value, in CNY, is above the
+// ceiling. Checking before anything is stored also keeps amounts near the
+// int64 limit out of the ledger.
+func (s *Service) checkCeiling(ctx context.Context, amount money.Amount) error {
+	abs := amount
+	if abs.IsNegative() {
+		abs = abs.Neg()
+	}
+	if abs.Currency() != money.CNY {
+		if s.o.ToCNY == nil {
+			return fmt.Errorf("%w: no rate to count %s against it", ErrAboveCeiling, abs.Currency())
+		}
+		cny, err := s.o.ToCNY(ctx, abs)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrAboveCeiling, err)
+		}
+		abs = cny
+	}
+	if c, err := abs.Cmp(s.o.Ceiling); err != nil || c > 0 {
+		return fmt.Errorf("%w (%s)", ErrAboveCeiling, s.o.Ceiling)
+	}
+	return nil
+}
+
+func (s *Service) checkOpen(tx *gorm.DB, code string) error {
+	if s.o.Accounts == nil {
+		return nil
+	}
+	closed, err := s.o.Accounts.LedgerAccountClosedTx(tx, code)
+	if err != nil {
+		return err
+	}
+	if closed {
+		return ErrAccountClosed
+	}
+	return nil
 }
 
 // Propose records a proposal; nothing moves yet. The amount's currency must
@@ -72,11 +124,17 @@ func (s *Service) Propose(ctx context.Context, accountID string, amount money.Am
 	if acct.Currency != amount.Currency() {
 		return Adjustment{}, fmt.Errorf("%w: account is in %s", money.ErrCurrencyMismatch, acct.Currency)
 	}
+	if err := s.checkCeiling(ctx, amount); err != nil {
+		return Adjustment{}, err
+	}
 	r := row{ID: ids.New(ids.Adjustment), AccountID: acct.ID, AccountCode: acct.Code, AmountMinor: amount.Minor(),
 		Currency: amount.Currency().Code(), Reason: strings.TrimSpace(reason), Status: string(Proposed), ProposedBy: staffID,
 		CreatedAt: s.now().Truncate(time.Microsecond)}
 	var out Adjustment
 	err = s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if err := s.checkOpen(tx, acct.Code); err != nil {
+			return err
+		}
 		if err := tx.Create(&r).Error; err != nil {
 			return fmt.Errorf("adjustment: propose: %w", err)
 		}
@@ -89,13 +147,35 @@ func (s *Service) Propose(ctx context.Context, accountID string, amount money.Am
 	return out, err
 }
 
-// Approve posts a proposed adjustment; approver must be another staff
-// member than the proposer (the HTTP layer checks the supervisor role).
-// Lowering a no-negative account below zero fails with
-// ledger.ErrInsufficientFunds and leaves the proposal open.
-func (s *Service) Approve(ctx context.Context, id, approverID string) (Adjustment, error) {
+// Approve posts a proposed adjustment. The approver must pass
+// auth.CheckFourEyes against the proposer as of the proposal: another
+// active supervisor, not created by the proposer, holding no token the
+// proposer has seen (nor the reverse), active before the proposal. The
+// amount must still be within the ceiling and the account open. Lowering a
+// no-negative account below zero fails with ledger.ErrInsufficientFunds and
+// leaves the proposal open.
+func (s *Service) Approve(ctx context.Context, id string, approver auth.Staff) (Adjustment, error) {
+	// Proposer and creation time never change: read them, and the staff
+	// rows, before the transaction (SQLite has one connection).
+	prop, err := s.Get(ctx, id)
+	if err != nil {
+		return Adjustment{}, err
+	}
+	proposer, err := s.o.Staff.StaffMember(ctx, prop.ProposedBy)
+	if err != nil {
+		return Adjustment{}, fmt.Errorf("adjustment: proposer %s: %w", prop.ProposedBy, err)
+	}
+	if prop.Status == Proposed {
+		if err := auth.CheckFourEyes(proposer, approver, prop.CreatedAt); err != nil {
+			return Adjustment{}, err
+		}
+		if err := s.checkCeiling(ctx, prop.Amount); err != nil {
+			return Adjustment{}, err
+		}
+	}
+	approverID := approver.ID
 	var out Adjustment
-	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+	err = s.db.Transact(ctx, func(tx *gorm.DB) error {
 		var r row
 		err := s.db.ForUpdate(tx).Take(&r, "id = ?", id).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -107,15 +187,15 @@ func (s *Service) Approve(ctx context.Context, id, approverID string) (Adjustmen
 		if Status(r.Status) != Proposed {
 			return ErrNotProposed
 		}
-		if r.ProposedBy == approverID {
-			return ErrSameStaff
-		}
 		a, err := r.adjustment()
 		if err != nil {
 			return err
 		}
 		acct, err := s.ledger.Account(ctx, r.AccountID)
 		if err != nil {
+			return err
+		}
+		if err := s.checkOpen(tx, acct.Code); err != nil {
 			return err
 		}
 		counter, err := s.ledger.EnsureAccountTx(ctx, tx, ledger.AccountSpec{Code: CounterCode(a.Amount.Currency()),

@@ -21,6 +21,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/ledger"
+	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -42,6 +43,8 @@ type Options struct {
 	CardnetURL string
 	// NetworkTimeout bounds one network call (default 10 s).
 	NetworkTimeout time.Duration
+	// AdjustmentCeiling bounds one adjustment (CNY; zero: the default).
+	AdjustmentCeiling money.Amount
 	// Registerer receives the network client's metrics (nil: none).
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -77,7 +80,6 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		Accounts: prepaid.NewStore(d),
 		Ledger:   ledger.New(d),
 	}
-	s.Adjustments = adjustment.New(d, s.Ledger, o.Now)
 
 	sanctions, err := kyc.LoadSanctions(o.SanctionsDir)
 	if err != nil {
@@ -107,6 +109,11 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		cfg.TTL = o.QuoteTTL
 	}
 	s.FX, err = fx.NewService(src, fx.NewGormStore(d), cfg, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.Adjustments, err = adjustment.New(d, s.Ledger, adjustment.Options{Staff: s.Auth, Accounts: s.Accounts,
+		Ceiling: o.AdjustmentCeiling, ToCNY: midToCNY(src), Now: o.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +149,23 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		return nil, err
 	}
 	return s, nil
+}
+
+// midToCNY converts an amount to CNY at the current mid rate, rounded up
+// to the fen (it is compared with a ceiling: rounding must not let an
+// amount slip under it).
+func midToCNY(src fx.Source) adjustment.ToCNY {
+	return func(ctx context.Context, a money.Amount) (money.Amount, error) {
+		t, err := src.Rates(ctx)
+		if err != nil {
+			return money.Amount{}, err
+		}
+		mid, err := t.Mid(a.Currency())
+		if err != nil {
+			return money.Amount{}, err
+		}
+		return money.FromDecimal(a.Decimal().Mul(mid).RoundUp(money.CNY.Digits()), money.CNY)
+	}
 }
 
 // visitorEvent is the data of visitor.* events: the KYC outcome, no

@@ -32,15 +32,37 @@ type partnerKeyRow struct {
 func (partnerKeyRow) TableName() string { return "partner_keys" }
 
 type staffRow struct {
-	ID        string `gorm:"primaryKey"`
-	Name      string
-	Role      string
-	TokenHash string
-	Status    string
-	CreatedAt time.Time
+	ID            string `gorm:"primaryKey"`
+	Name          string
+	Role          string
+	TokenHash     string
+	Status        string
+	CreatedBy     string
+	TokenIssuedBy string
+	ApprovedBy    string
+	CreatedAt     time.Time
+	ActivatedAt   *time.Time
+	UpdatedAt     *time.Time
 }
 
 func (staffRow) TableName() string { return "staff" }
+
+func (r staffRow) staff() (Staff, error) {
+	role, err := ParseRole(r.Role)
+	if err != nil {
+		return Staff{}, fmt.Errorf("auth: staff %s: %w", r.ID, err)
+	}
+	return Staff{ID: r.ID, Name: r.Name, Role: role, Status: r.Status, CreatedBy: r.CreatedBy, TokenIssuedBy: r.TokenIssuedBy,
+		ApprovedBy: r.ApprovedBy, CreatedAt: r.CreatedAt.UTC(), ActivatedAt: utcPtr(r.ActivatedAt)}, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
 
 // GormStore keeps partners, keys and staff in the database.
 type GormStore struct{ db *db.DB }
@@ -133,10 +155,25 @@ func (s *GormStore) Partner(ctx context.Context, id string) (Partner, error) {
 	return toPartner(r), nil
 }
 
+// KeyRevoked finds a key by its hash, revoked or not.
+func (s *GormStore) KeyRevoked(ctx context.Context, hash string) (bool, error) {
+	var r partnerKeyRow
+	err := s.db.WithContext(ctx).Take(&r, "key_hash = ?", hash).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("auth: key by hash: %w", err)
+	}
+	return r.RevokedAt != nil, nil
+}
+
 // CreateStaff inserts a staff member.
 func (s *GormStore) CreateStaff(ctx context.Context, st Staff, tokenHash string) error {
 	return s.db.Transact(ctx, func(tx *gorm.DB) error {
-		err := tx.Create(&staffRow{ID: st.ID, Name: st.Name, Role: st.Role.String(), TokenHash: tokenHash, Status: st.Status, CreatedAt: st.CreatedAt}).Error
+		created := st.CreatedAt
+		err := tx.Create(&staffRow{ID: st.ID, Name: st.Name, Role: st.Role.String(), TokenHash: tokenHash, Status: st.Status,
+			CreatedBy: st.CreatedBy, TokenIssuedBy: st.TokenIssuedBy, CreatedAt: st.CreatedAt, ActivatedAt: st.ActivatedAt, UpdatedAt: &created}).Error
 		if err != nil {
 			return fmt.Errorf("auth: create staff: %w", err)
 		}
@@ -146,17 +183,117 @@ func (s *GormStore) CreateStaff(ctx context.Context, st Staff, tokenHash string)
 
 // StaffByTokenHash finds the staff member owning a token.
 func (s *GormStore) StaffByTokenHash(ctx context.Context, hash string) (Staff, error) {
+	return s.staffWhere(s.db.WithContext(ctx), "token_hash = ?", hash)
+}
+
+// StaffByID finds a staff member by id.
+func (s *GormStore) StaffByID(ctx context.Context, id string) (Staff, error) {
+	return s.staffWhere(s.db.WithContext(ctx), "id = ?", id)
+}
+
+func (s *GormStore) staffWhere(q *gorm.DB, cond string, arg any) (Staff, error) {
 	var r staffRow
-	err := s.db.WithContext(ctx).Take(&r, "token_hash = ?", hash).Error
+	err := q.Take(&r, cond, arg).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Staff{}, ErrNotFound
 	}
 	if err != nil {
-		return Staff{}, fmt.Errorf("auth: staff by token: %w", err)
+		return Staff{}, fmt.Errorf("auth: staff: %w", err)
 	}
-	role, err := ParseRole(r.Role)
+	return r.staff()
+}
+
+// ApproveStaff activates a pending member after check agrees, in one
+// transaction with the caller's hooks (audit, idempotent response).
+func (s *GormStore) ApproveStaff(ctx context.Context, id, approverID, tokenHash string, now time.Time, check func(pending, proposer Staff) error) (Staff, error) {
+	var out Staff
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		pending, err := s.staffWhere(s.db.ForUpdate(tx), "id = ?", id)
+		if err != nil {
+			return err
+		}
+		proposer, err := s.staffWhere(tx, "id = ?", pending.CreatedBy)
+		if errors.Is(err, ErrNotFound) {
+			proposer = Staff{ID: pending.CreatedBy}
+		} else if err != nil {
+			return err
+		}
+		if err := check(pending, proposer); err != nil {
+			return err
+		}
+		res := tx.Model(&staffRow{}).Where("id = ? AND status = ?", id, StaffPending).Updates(map[string]any{
+			"status": StaffActive, "token_hash": tokenHash, "token_issued_by": approverID, "approved_by": approverID,
+			"activated_at": now, "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("auth: approve staff: %w", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return ErrInvalidState
+		}
+		pending.Status, pending.TokenIssuedBy, pending.ApprovedBy, pending.ActivatedAt = StaffActive, approverID, approverID, &now
+		out = pending
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// DisableStaff disables a member. The active supervisors are locked in id
+// order first, so two supervisors disabling each other at once cannot both
+// succeed and leave none.
+func (s *GormStore) DisableStaff(ctx context.Context, id string, now time.Time) (Staff, error) {
+	var out Staff
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var sups []staffRow
+		if err := s.db.ForUpdate(tx).Where("role = ? AND status = ?", Supervisor.String(), StaffActive).Order("id").Find(&sups).Error; err != nil {
+			return fmt.Errorf("auth: lock supervisors: %w", err)
+		}
+		st, err := s.staffWhere(s.db.ForUpdate(tx), "id = ?", id)
+		if err != nil {
+			return err
+		}
+		if st.Status == StaffDisabled {
+			return fmt.Errorf("%w: staff member is already disabled", ErrInvalidState)
+		}
+		if st.Role == Supervisor && st.Status == StaffActive && len(sups) <= 1 {
+			return ErrLastSupervisor
+		}
+		if err := tx.Model(&staffRow{}).Where("id = ?", id).Updates(map[string]any{"status": StaffDisabled, "updated_at": now}).Error; err != nil {
+			return fmt.Errorf("auth: disable staff: %w", err)
+		}
+		st.Status = StaffDisabled
+		out = st
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// RotateStaffToken replaces an active member's token hash.
+func (s *GormStore) RotateStaffToken(ctx context.Context, id, tokenHash, issuer string, now time.Time) (Staff, error) {
+	var out Staff
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		st, err := s.staffWhere(s.db.ForUpdate(tx), "id = ?", id)
+		if err != nil {
+			return err
+		}
+		if st.Status != StaffActive {
+			return fmt.Errorf("%w: staff member is %s", ErrInvalidState, st.Status)
+		}
+		if err := tx.Model(&staffRow{}).Where("id = ?", id).Updates(map[string]any{"token_hash": tokenHash, "token_issued_by": issuer, "updated_at": now}).Error; err != nil {
+			return fmt.Errorf("auth: rotate staff token: %w", err)
+		}
+		st.TokenIssuedBy = issuer
+		out = st
+		return db.RunHooks(ctx, tx, out)
+	})
+	return out, err
+}
+
+// ActiveSupervisors counts active supervisors.
+func (s *GormStore) ActiveSupervisors(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&staffRow{}).Where("role = ? AND status = ?", Supervisor.String(), StaffActive).Count(&n).Error
 	if err != nil {
-		return Staff{}, fmt.Errorf("auth: staff %s: %w", r.ID, err)
+		return 0, fmt.Errorf("auth: count supervisors: %w", err)
 	}
-	return Staff{ID: r.ID, Name: r.Name, Role: role, Status: r.Status, CreatedAt: r.CreatedAt}, nil
+	return n, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inbound-gateway/inbound/internal/money"
 )
 
 // Config is every setting of the service. Field tags name the variable.
@@ -36,6 +38,8 @@ type Config struct {
 	MaxBodyBytes         int64         `env:"INBOUND_MAX_BODY_BYTES"`
 	ShutdownGrace        time.Duration `env:"INBOUND_SHUTDOWN_GRACE"`
 	AllowPrivateWebhooks bool          `env:"INBOUND_WEBHOOK_ALLOW_PRIVATE"`
+	// AdjustmentCeiling bounds the absolute value of one staff adjustment.
+	AdjustmentCeiling money.Amount `env:"INBOUND_ADJUSTMENT_CEILING"`
 }
 
 // Defaults returns the configuration with nothing set.
@@ -52,6 +56,9 @@ func Defaults() Config {
 		LogLevel:      "info",
 		MaxBodyBytes:  1 << 20,
 		ShutdownGrace: 20 * time.Second,
+		// CNY 5,000.00: the balance cap of a verified prepaid account; no
+		// single correction should need more.
+		AdjustmentCeiling: money.New(500000, money.CNY),
 	}
 }
 
@@ -121,6 +128,14 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.AllowPrivateWebhooks = b
 	}
+	if v := strings.TrimSpace(getenv("INBOUND_ADJUSTMENT_CEILING")); v != "" {
+		a, err := money.ParsePositive(v, "CNY")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("INBOUND_ADJUSTMENT_CEILING: %q must be a positive CNY amount with at most 2 decimals, such as 5000.00", v))
+		} else {
+			c.AdjustmentCeiling = a
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
@@ -169,6 +184,9 @@ func (c Config) Validate() error {
 	if c.BootstrapStaff != "" && len(c.BootstrapStaff) < 24 {
 		errs = append(errs, errors.New("INBOUND_BOOTSTRAP_STAFF_TOKEN: must be at least 24 characters"))
 	}
+	if c.AdjustmentCeiling.Currency() != money.CNY || !c.AdjustmentCeiling.IsPositive() {
+		errs = append(errs, errors.New("INBOUND_ADJUSTMENT_CEILING: must be a positive CNY amount"))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -202,6 +220,7 @@ func (c Config) String() string {
 	row("INBOUND_JOB_INTERVAL", c.JobInterval.String())
 	row("INBOUND_RATE_LIMIT", strconv.Itoa(c.RateLimit))
 	row("INBOUND_LOG_LEVEL", c.LogLevel)
+	row("INBOUND_ADJUSTMENT_CEILING", c.AdjustmentCeiling.Value())
 	return b.String()
 }
 

@@ -6,7 +6,23 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/inbound-gateway/inbound/internal/money"
 )
+
+func TestAdjustmentCeiling(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.AdjustmentCeiling.Value() != "5000.00" || c.AdjustmentCeiling.Currency() != money.CNY {
+		t.Fatalf("default ceiling %v %v", c.AdjustmentCeiling, err)
+	}
+	c, err = Load(env(map[string]string{"INBOUND_ADJUSTMENT_CEILING": "1234.5"}))
+	if err != nil || c.AdjustmentCeiling.Minor() != 123450 {
+		t.Fatalf("ceiling %v %v", c.AdjustmentCeiling, err)
+	}
+	if !strings.Contains(c.String(), "INBOUND_ADJUSTMENT_CEILING=1234.50") {
+		t.Fatalf("String() lacks the ceiling:\n%s", c.String())
+	}
+}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -15,7 +31,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Defaults(), c); diff != "" {
+	if diff := cmp.Diff(Defaults(), c, cmp.Comparer(func(a, b money.Amount) bool { return a == b })); diff != "" {
 		t.Fatal(diff)
 	}
 	if !c.Embedded() || c.PartnerAddr != ":8080" || c.AdminAddr != ":8081" || c.AutoRelease != 240*time.Hour ||
@@ -74,6 +90,12 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		"no sk_ prefix":   {"INBOUND_BOOTSTRAP_PARTNER_KEY": "pk_0123456789abcdefghijklmn"},
 		"log level":       {"INBOUND_LOG_LEVEL": "loud"},
 		"cardnet":         {"INBOUND_CARDNET_URL": "cardnet:8090"},
+		"ceiling text":    {"INBOUND_ADJUSTMENT_CEILING": "lots"},
+		"ceiling zero":    {"INBOUND_ADJUSTMENT_CEILING": "0.00"},
+		"ceiling neg":     {"INBOUND_ADJUSTMENT_CEILING": "-1.00"},
+		"ceiling fen":     {"INBOUND_ADJUSTMENT_CEILING": "1.001"},
+		"ceiling huge":    {"INBOUND_ADJUSTMENT_CEILING": "92233720368547758.08"},
+		"ceiling exp":     {"INBOUND_ADJUSTMENT_CEILING": "5e3"},
 	}
 	for name, m := range cases {
 		if _, err := Load(env(m)); err == nil {

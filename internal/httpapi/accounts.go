@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
 
@@ -41,7 +42,10 @@ func (s *Server) setFrozen(c *gin.Context, frozen bool) {
 	}
 	visitorID := c.Param("id")
 	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderAccountStatus(r.(prepaid.Account)) })
-	ctx = s.audited(ctx, c, action, req.Reason, func(any) string { return visitorID })
+	ctx = s.audited(ctx, c, action, req.Reason, func(r any) (string, audit.Summary) {
+		a := r.(prepaid.Account)
+		return visitorID, audit.Summary{Object: "account", ID: a.ID, Status: string(a.Status), Changed: []string{"status"}, VisitorID: a.VisitorID}
+	})
 	a, err := s.Accounts.SetFrozen(ctx, visitorID, frozen, s.Webhooks)
 	if err != nil {
 		s.fail(c, err)

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/inbound-gateway/inbound/internal/adjustment"
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
@@ -29,10 +31,17 @@ func renderAdjustment(a adjustment.Adjustment) adjustmentResponse {
 		Reason: a.Reason, Status: string(a.Status), ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy, CreatedAt: a.CreatedAt, ApprovedAt: a.ApprovedAt}
 }
 
-func adjustmentTarget(r any) string { return r.(adjustment.Adjustment).ID }
+func describeAdjustment(changed ...string) func(any) (string, audit.Summary) {
+	return func(r any) (string, audit.Summary) {
+		a := r.(adjustment.Adjustment)
+		return a.ID, audit.Summary{Object: "adjustment", ID: a.ID, Status: string(a.Status), Changed: changed,
+			AccountID: a.AccountID, ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy}
+	}
+}
 
 // proposeAdjustment records a signed correction; nothing moves until a
-// different supervisor approves it (maker-checker).
+// second, independent supervisor approves it (maker-checker). The amount is
+// bounded by the adjustment ceiling; a closed account takes none.
 func (s *Server) proposeAdjustment(c *gin.Context) {
 	var req struct {
 		AccountID string        `json:"account_id" validate:"required"`
@@ -50,8 +59,14 @@ func (s *Server) proposeAdjustment(c *gin.Context) {
 		return
 	}
 	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderAdjustment(r.(adjustment.Adjustment)) })
-	ctx = s.audited(ctx, c, "adjustment.propose", req.Reason, adjustmentTarget)
+	ctx = s.audited(ctx, c, "adjustment.propose", req.Reason, describeAdjustment("account_id", "amount", "status"))
 	a, err := s.Adjustments.Propose(ctx, account.ID, *req.Amount, req.Reason, st.ID)
+	if errors.Is(err, adjustment.ErrAboveCeiling) || errors.Is(err, adjustment.ErrZeroAmount) {
+		err = withParam(err, "amount.value")
+	}
+	if errors.Is(err, adjustment.ErrAccountClosed) {
+		err = withParam(err, "account_id")
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -67,8 +82,8 @@ func (s *Server) approveAdjustment(c *gin.Context) {
 	}
 	st, _ := staffOf(c)
 	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderAdjustment(r.(adjustment.Adjustment)) })
-	ctx = s.audited(ctx, c, "adjustment.approve", req.Reason, adjustmentTarget)
-	a, err := s.Adjustments.Approve(ctx, c.Param("id"), st.ID)
+	ctx = s.audited(ctx, c, "adjustment.approve", req.Reason, describeAdjustment("status", "approved_by"))
+	a, err := s.Adjustments.Approve(ctx, c.Param("id"), st)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -30,7 +30,11 @@ var adminMinRole = map[string]auth.Role{
 	"POST /admin/v1/partners":                auth.Supervisor,
 	"POST /admin/v1/partners/:id/rotate_key": auth.Supervisor,
 	"POST /admin/v1/partners/:id/disable":    auth.Supervisor,
+	"POST /admin/v1/partners/:id/enable":     auth.Supervisor,
 	"POST /admin/v1/staff":                   auth.Supervisor,
+	"POST /admin/v1/staff/:id/approve":       auth.Supervisor,
+	"POST /admin/v1/staff/:id/disable":       auth.Supervisor,
+	"POST /admin/v1/staff/:id/rotate_token":  auth.Supervisor,
 }
 
 // TestAdminRouteRoleMatrix calls every admin route as nobody, a partner,

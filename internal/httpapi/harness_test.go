@@ -73,7 +73,7 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, a.supervisor, err = authSvc.CreateStaff(ctx, ids.New(ids.Staff), "Sue", auth.Supervisor, "")
+	_, a.supervisor, err = authSvc.CreateStaff(ctx, ids.New(ids.Staff), "Sue", auth.Supervisor, "", "system:test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 
 func (a *api) staff(role auth.Role) string {
 	a.t.Helper()
-	_, tok, err := a.srv.Auth.CreateStaff(context.Background(), ids.New(ids.Staff), "Staff "+role.String(), role, "")
+	_, tok, err := a.srv.Auth.CreateStaff(context.Background(), ids.New(ids.Staff), "Staff "+role.String(), role, "", "system:test")
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/money"
@@ -194,6 +195,14 @@ func (s *Server) refundPayment(c *gin.Context) {
 	s.respond(c, http.StatusCreated, renderRefund(rf))
 }
 
+// resolvedField is the payment field a resolution changes besides status.
+func resolvedField(outcome string) string {
+	if outcome == "refund" {
+		return "refunded"
+	}
+	return "released"
+}
+
 // resolvePayment ends a dispute (support staff): release or refund, the
 // amount (default: all in escrow) one way and the rest the other.
 func (s *Server) resolvePayment(c *gin.Context) {
@@ -214,7 +223,17 @@ func (s *Server) resolvePayment(c *gin.Context) {
 	st, _ := staffOf(c)
 	id := c.Param("id")
 	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, paymentOf)
-	ctx = s.audited(ctx, c, "payment.resolve."+req.Outcome, req.Reason, func(any) string { return id })
+	ctx = s.audited(ctx, c, "payment.resolve."+req.Outcome, req.Reason, func(r any) (string, audit.Summary) {
+		pay, ok := r.(escrow.Payment)
+		if rf, isRefund := r.(escrow.Refund); isRefund {
+			pay, ok = rf.Payment, true
+		}
+		sum := audit.Summary{Object: "payment", ID: id, Changed: []string{"status", resolvedField(req.Outcome)}}
+		if ok {
+			sum.Status = string(pay.Status)
+		}
+		return id, sum
+	})
 	pay, err := s.Escrow.Resolve(ctx, id, outcome, req.Amount, st.ID, req.Reason)
 	if err != nil {
 		s.fail(c, err)

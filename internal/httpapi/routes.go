@@ -68,5 +68,9 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	supervisor.POST("/partners", s.createPartner)
 	supervisor.POST("/partners/:id/rotate_key", s.rotatePartnerKey)
 	supervisor.POST("/partners/:id/disable", s.disablePartner)
+	supervisor.POST("/partners/:id/enable", s.enablePartner)
 	supervisor.POST("/staff", s.createStaff)
+	supervisor.POST("/staff/:id/approve", s.approveStaff)
+	supervisor.POST("/staff/:id/disable", s.disableStaff)
+	supervisor.POST("/staff/:id/rotate_token", s.rotateStaffToken)
 }

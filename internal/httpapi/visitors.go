@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/kyc"
 	"github.com/inbound-gateway/inbound/prepaid"
@@ -282,7 +283,13 @@ func (s *Server) decideReview(c *gin.Context) {
 	}
 	st, _ := staffOf(c)
 	reviewID := c.Param("id")
-	ctx := s.audited(c.Request.Context(), c, "review."+req.Decision, req.Reason, func(any) string { return reviewID })
+	ctx := s.audited(c.Request.Context(), c, "review."+req.Decision, req.Reason, func(r any) (string, audit.Summary) {
+		sum := audit.Summary{Object: "review", ID: reviewID, Status: req.Decision + "d", Changed: []string{"status", "decided_by", "decision_reason"}}
+		if ch, ok := r.(kyc.Change); ok {
+			sum.VisitorID = ch.Visitor.ID
+		}
+		return reviewID, sum
+	})
 	v, err := func() (kyc.Visitor, error) {
 		ctx := s.txResponseTx(ctx, c, http.StatusOK, func(tx *db.Tx, r any) (any, error) {
 			ch := r.(kyc.Change)
