@@ -288,3 +288,172 @@ func TestLedgerVerifySubcommand(t *testing.T) {
 		t.Fatal("ledger without verb accepted")
 	}
 }
+
+func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+// bootstrapTarget finds what the bootstrap created, through the audit log.
+func bootstrapTarget(t *testing.T, in *instance, token, action string) string {
+	t.Helper()
+	code, m := call(t, "GET", in.admin+"/admin/v1/audit?actor=system:bootstrap", token, "")
+	if code != 200 {
+		t.Fatalf("audit: %d %v", code, m)
+	}
+	for _, e := range m["data"].([]any) {
+		if e := e.(map[string]any); e["action"] == action {
+			return e["target"].(string)
+		}
+	}
+	t.Fatalf("no %s by system:bootstrap in %v", action, m)
+	return ""
+}
+
+// TestRotatedBootstrapKeyDoesNotBreakTheNextStart: rotating the bootstrap
+// partner key used to make every later start fail on a unique violation of
+// partner_keys.key_hash (pods crash-looping). Now the start warns and the
+// revoked key stays revoked.
+func TestRotatedBootstrapKeyDoesNotBreakTheNextStart(t *testing.T) {
+	backends := []string{"embedded"}
+	if testenv.HasReal() {
+		backends = append(backends, "postgres")
+	}
+	for _, name := range backends {
+		t.Run(name, func(t *testing.T) {
+			env := loopbackEnv(t)
+			if name == "postgres" {
+				b := testenv.Real(t)
+				env["INBOUND_DATABASE_URL"], env["INBOUND_REDIS_URL"] = b.DBURL, b.Redis
+				env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
+			}
+			key, tok := "sk_bootstrap_key_for_tests_00001", "st_bootstrap_token_for_tests_0001"
+			env["INBOUND_BOOTSTRAP_PARTNER_KEY"], env["INBOUND_BOOTSTRAP_STAFF_TOKEN"] = key, tok
+			in := start(t, env)
+			ptn := bootstrapTarget(t, in, tok, "partner.create")
+			code, m := call(t, "POST", in.admin+"/admin/v1/partners/"+ptn+"/rotate_key", tok, `{"reason":"leaked"}`)
+			if code != 200 {
+				t.Fatalf("rotate: %d %v", code, m)
+			}
+			newKey := m["secret_key"].(string)
+			in.stop(t)
+
+			again := start(t, env)
+			if !strings.Contains(again.stderr.String(), "bootstrap partner key was rotated") {
+				t.Fatalf("no warning:\n%s", again.stderr)
+			}
+			if code := get(t, again.partner+"/v1/fx/rates", key); code != 401 {
+				t.Fatalf("revoked bootstrap key after restart: %d", code)
+			}
+			if code := get(t, again.partner+"/v1/fx/rates", newKey); code != 200 {
+				t.Fatalf("rotated key after restart: %d", code)
+			}
+		})
+	}
+}
+
+// TestBootstrapTokenDoesNotRecreateASupervisor: once the bootstrap
+// supervisor's token is rotated, a restart does not bring the old token
+// back as a new supervisor; embedded mode says the printed token is stale.
+func TestBootstrapTokenDoesNotRecreateASupervisor(t *testing.T) {
+	env := loopbackEnv(t)
+	in := start(t, env)
+	m := credRE.FindStringSubmatch(in.stdout.String())
+	if m == nil {
+		t.Fatalf("no credentials:\n%s", in.stdout)
+	}
+	tok := m[2]
+	stf := bootstrapTarget(t, in, tok, "staff.create")
+	// A second supervisor from the CLI, then the bootstrap one rotates its token.
+	getenv := func(k string) string { return env[k] }
+	if err := run(context.Background(), []string{"staff", "create", "-name", "Two", "-role", "supervisor"}, getenv, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	code, r := call(t, "POST", in.admin+"/admin/v1/staff/"+stf+"/rotate_token", tok, `{"reason":"routine"}`)
+	if code != 200 {
+		t.Fatalf("rotate: %d %v", code, r)
+	}
+	newTok := r["token"].(string)
+	in.stop(t)
+
+	again := start(t, env)
+	if code := get(t, again.admin+"/admin/v1/audit", tok); code != 401 {
+		t.Fatalf("old bootstrap token works again after restart: %d", code)
+	}
+	if !strings.Contains(again.stdout.String(), "staff token (supervisor): (rotated or disabled since") {
+		t.Fatalf("stale token printed as working:\n%s", again.stdout)
+	}
+	code, au := call(t, "GET", again.admin+"/admin/v1/audit?actor=system:bootstrap", newTok, "")
+	if code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	n := 0
+	for _, e := range au["data"].([]any) {
+		if e.(map[string]any)["action"] == "staff.create" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bootstrap created %d supervisors, want 1", n)
+	}
+}
+
+// TestCLIStaffActionsAreAudited: the CLI is an operator's way in; what it
+// does is in the audit log under system:cli.
+func TestCLIStaffActionsAreAudited(t *testing.T) {
+	env := loopbackEnv(t)
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	runOut := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, args, getenv, &out, io.Discard); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	idRE := regexp.MustCompile(`staff (stf_\S+)`)
+	tokRE := regexp.MustCompile(`token \(shown once\): (st_\S+)`)
+	sup := runOut("staff", "create", "-name", "Sue", "-role", "supervisor")
+	supID := idRE.FindStringSubmatch(sup)[1]
+	agent := runOut("staff", "create", "-name", "Ann", "-role", "agent", "-reason", "new hire")
+	agentID := idRE.FindStringSubmatch(agent)[1]
+	rot := runOut("staff", "rotate", "-id", agentID, "-reason", "lost laptop")
+	if tokRE.FindStringSubmatch(rot) == nil || tokRE.FindStringSubmatch(rot)[1] == tokRE.FindStringSubmatch(agent)[1] {
+		t.Fatalf("rotate: %s", rot)
+	}
+	runOut("staff", "disable", "-id", agentID, "-reason", "left")
+	runOut("partners", "create", "-name", "Acme")
+	if err := run(ctx, []string{"staff", "disable", "-id", supID, "-reason", "x"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("CLI disabled the last active supervisor")
+	}
+	if err := run(ctx, []string{"staff", "disable", "-id", agentID}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("disable without a reason accepted")
+	}
+
+	in := start(t, env)
+	code, au := call(t, "GET", in.admin+"/admin/v1/audit?actor=system:cli", tokRE.FindStringSubmatch(sup)[1], "")
+	if code != 200 {
+		t.Fatalf("audit: %d %v", code, au)
+	}
+	var actions []string
+	for _, e := range au["data"].([]any) {
+		e := e.(map[string]any)
+		actions = append(actions, e["action"].(string))
+		if e["role"] != "system" || e["reason"] == "" {
+			t.Errorf("incomplete record %v", e)
+		}
+	}
+	if strings.Join(actions, ",") != "partner.create,staff.disable,staff.rotate_token,staff.create,staff.create" {
+		t.Fatalf("CLI audit: %v", actions)
+	}
+}

@@ -156,6 +156,7 @@ func CheckFourEyes(proposer, approver Staff, proposedAt time.Time) error {
 	}
 	return nil
 }
+
 // Store is the persistence auth needs.
 type Store interface {
 	CreatePartner(ctx context.Context, p Partner, keyID, keyHash, last4 string) error

@@ -369,7 +369,7 @@ func TestAuditRowsHoldNoPersonalData(t *testing.T) {
 			return r
 		}
 		const phone, email = "+4915112345678", "omar@example.com"
-		personal := []string{"REFUGE", "OMAR", "NADIA", "1988-01-01", "880101", "1974-08-12", "740812", phone, email, "omar@", "ERIKSSON", "ANNA"}
+		personal := []string{"REFUGE", "OMAR", "NADIA", "1988-01-01", "880101", "1974-08-12", "740812", phone, email, "omar@", "ERIKSSON", "ANNA", "R9988770", "R9988771"}
 		contact := `,"phone":"` + phone + `","email":"` + email + `"`
 
 		// Partners.
