@@ -159,3 +159,36 @@ func TestTransactDoesNotRetryOrdinaryErrors(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }
+
+// TestLegacyAuditSnapshotsAreRedacted: audit records written before
+// migration 0811 held full JSON copies of visitors. The migration replaces
+// them with the id only and leaves the table append-only again. (The
+// migration is re-applied here to a row written as the old code did.)
+func TestLegacyAuditSnapshotsAreRedacted(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		ctx := context.Background()
+		g := b.DB.Gorm
+		legacy := `{"Visitor":{"ID":"vis_1","Surname":"ERIKSSON","DateOfBirth":"1974-08-12","Email":"anna@example.com"}}`
+		if err := g.Exec(`INSERT INTO audit_log (id, actor_id, actor_role, action, target, reason, request_id, before_state, after_state, created_at)
+			VALUES ('aud_legacy', 'stf_1', 'agent', 'review.approve', 'rev_1', 'ok', 'req_1', ?, ?, CURRENT_TIMESTAMP)`, legacy, legacy).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Exec("DELETE FROM schema_migrations WHERE version = 811").Error; err != nil {
+			t.Fatal(err)
+		}
+		if applied, err := b.DB.Migrate(ctx); err != nil || len(applied) != 1 || applied[0] != 811 {
+			t.Fatalf("re-apply 0811: %v %v", applied, err)
+		}
+		var row struct{ BeforeState, AfterState string }
+		if err := g.Raw("SELECT before_state, after_state FROM audit_log WHERE id = 'aud_legacy'").Scan(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := `{"id":"rev_1","legacy_redacted":true}`
+		if row.AfterState != want || row.BeforeState != want {
+			t.Fatalf("legacy row after 0811: %+v", row)
+		}
+		if err := g.Exec("UPDATE audit_log SET reason = 'x' WHERE id = 'aud_legacy'").Error; err == nil {
+			t.Fatal("audit_log accepts updates after 0811")
+		}
+	})
+}
