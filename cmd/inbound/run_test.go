@@ -171,6 +171,7 @@ func TestRunsAgainstPostgresAndRedis(t *testing.T) {
 	env := loopbackEnv(t)
 	env["INBOUND_DATABASE_URL"] = b.DBURL
 	env["INBOUND_REDIS_URL"] = b.Redis
+	env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
 	env["INBOUND_BOOTSTRAP_STAFF_TOKEN"] = "st_bootstrap_token_for_tests_0001"
 	env["INBOUND_BOOTSTRAP_PARTNER_KEY"] = "sk_bootstrap_key_for_tests_00001"
 	in := start(t, env)
