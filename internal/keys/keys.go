@@ -6,10 +6,11 @@
 // The HMAC key of the lookup indexes (passport duplicates, card
 // fingerprints) is not tied to whichever master key is current: it is kept
 // in the vault_keys table, sealed under the keyring like any secret, and
-// re-sealed with the rest. It was derived, at the first start that used
-// this table, from the oldest key of the ring, which is what earlier
-// versions derived it from, so existing indexes stay valid; from then on a
-// rotation never changes it and nothing needs re-indexing.
+// re-sealed with the rest. At the first start that uses this table it is
+// derived from the ring's key that reproduces the indexes already stored
+// (earlier versions derived it from their one master key), so existing
+// indexes stay valid; from then on a rotation never changes it and nothing
+// needs re-indexing.
 package keys
 
 import (
@@ -23,6 +24,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/kyc"
 )
 
 // Errors of the package.
@@ -105,11 +107,7 @@ func Open(ctx context.Context, d *db.DB, current []byte, previous [][]byte) (*va
 		return nil, err
 	}
 	if !found {
-		oldest := current
-		if len(previous) > 0 {
-			oldest = previous[len(previous)-1]
-		}
-		ik, err := vault.DeriveIndexKey(oldest)
+		ik, err := firstIndexKey(ctx, st, base, current, previous)
 		if err != nil {
 			return nil, err
 		}
@@ -130,6 +128,59 @@ func Open(ctx context.Context, d *db.DB, current []byte, previous [][]byte) (*va
 		return nil, fmt.Errorf("keys: open the lookup index key: %w", err)
 	}
 	return vault.NewKeyring(ik, current, previous...)
+}
+
+// firstIndexKey picks the index key of a database that has none stored
+// yet. Earlier versions derived it from their one master key, so it is the
+// derivation of one of the ring's keys: the one that reproduces the index
+// stored beside the oldest card and the oldest visitor. With nothing
+// indexed yet it is derived from the current key. If no key of the ring
+// reproduces the stored indexes, the start is refused: this replica would
+// otherwise miss every duplicate and every card lookup.
+func firstIndexKey(ctx context.Context, st store, ring *vault.Vault, current []byte, previous [][]byte) ([]byte, error) {
+	card, visitor, err := st.probes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pan, passport string
+	for _, p := range []struct {
+		probe *indexProbe
+		label string
+		dst   *string
+	}{{card, "pan", &pan}, {visitor, "passport", &passport}} {
+		if p.probe == nil {
+			continue
+		}
+		pt, err := ring.Open(p.label, p.probe.Sealed)
+		var uk *vault.UnknownKeyError
+		if errors.As(err, &uk) {
+			return nil, fmt.Errorf("%w: stored %s values are sealed under key id %s, and the keyring holds %s; configure the master key this database was set up with",
+				ErrKeyMissing, p.label, uk.KeyID, strings.Join(ring.KeyIDs(), ", "))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keys: open a stored %s value: %w", p.label, err)
+		}
+		*p.dst = string(pt)
+	}
+	for _, k := range append([][]byte{current}, previous...) {
+		ik, err := vault.DeriveIndexKey(k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := vault.NewKeyring(ik, current, previous...)
+		if err != nil {
+			return nil, err
+		}
+		if card != nil && v.Index("pan", pan) != card.Index {
+			continue
+		}
+		if visitor != nil && kyc.DocumentIndex(v, visitor.State, passport) != visitor.Index {
+			continue
+		}
+		return ik, nil
+	}
+	return nil, fmt.Errorf("%w: no key of the ring (%s) reproduces the lookup indexes stored in this database; configure the master key it was set up with",
+		ErrKeyMissing, strings.Join(ring.KeyIDs(), ", "))
 }
 
 // Check looks at up to sample rows from each end of every sealed column

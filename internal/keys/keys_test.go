@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
+	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/kyc"
 )
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -260,6 +263,89 @@ func TestCheckFindsRowsUnderAMissingKey(t *testing.T) {
 		err = Check(ctx, b.DB, v1, 5)
 		if !errors.Is(err, ErrKeyMissing) || !strings.Contains(err.Error(), "idempotency_keys.response_body") || !strings.Contains(err.Error(), vault.KeyID(key(8))) {
 			t.Fatalf("want ErrKeyMissing naming the column and key id, got %v", err)
+		}
+	})
+}
+
+// upgradeFixture stores, the way earlier versions did (vault.New with one
+// key), a visitor and a card: sealed values and their indexes.
+func upgradeFixture(t *testing.T, b testenv.Backend, legacy *vault.Vault) (state, number, pan string) {
+	t.Helper()
+	ctx := context.Background()
+	p, _, err := auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, ids.New(ids.Partner), "Acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := kyc.NewService(kyc.NewStore(b.DB, kyc.Hooks{}), kyc.BuiltinSanctions(), legacy, kyc.Options{})
+	number = "UPGRADE01"
+	pad := func(s string, n int) string { return s + strings.Repeat("<", n-len(s)) }
+	cd := func(s string) string { return string(kyc.CheckDigit(s)) }
+	doc, opt := pad(number, 9), pad("", 14)
+	docPart, dobPart, expPart, optPart := doc+cd(doc), "740812"+cd("740812"), "340415"+cd("340415"), opt+cd(opt)
+	lines := []string{pad("P<UTOERIKSSON<<ANNA<MARIA", 44),
+		docPart + "UTO" + dobPart + "F" + expPart + optPart + cd(docPart+dobPart+expPart+optPart)}
+	v, err := svc.Register(ctx, p.ID, kyc.Application{MRZ: lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pan = "4242424242424242"
+	now := time.Now().UTC()
+	if err := b.DB.Gorm.Exec(`INSERT INTO cards (id, partner_id, visitor_id, status, network, bin, last4, exp_month, exp_year, pan_sealed, fingerprint, created_at, updated_at)
+		VALUES (?, ?, ?, 'verified', 'visa', '424242', '4242', 12, 2030, ?, ?, ?, ?)`,
+		ids.New(ids.Card), p.ID, v.ID, legacy.Seal("pan", []byte(pan)), legacy.Index("pan", pan), now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	return "UTO", number, pan
+}
+
+// A database written by an earlier version (index key derived from its one
+// master key, no stored index key) keeps its indexes whichever way the
+// first start of this version lists that key: alone, as current with a new
+// one as previous, or as previous of a new current. A ring without it is
+// refused.
+func TestFirstStartFindsTheKeyOfTheStoredIndexes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		ctx := context.Background()
+		legacy, _ := vault.New(key(1))
+		state, number, pan := upgradeFixture(t, b, legacy)
+		for _, ring := range []struct {
+			name     string
+			current  []byte
+			previous [][]byte
+		}{
+			{"alone", key(1), nil},
+			{"rotated", key(2), [][]byte{key(1)}},
+			{"introducing", key(1), [][]byte{key(2)}},
+			{"several", key(3), [][]byte{key(1), key(2)}},
+		} {
+			if err := b.DB.Gorm.Exec(`DELETE FROM vault_keys`).Error; err != nil {
+				t.Fatal(err)
+			}
+			v, err := Open(ctx, b.DB, ring.current, ring.previous)
+			if err != nil {
+				t.Fatalf("%s: %v", ring.name, err)
+			}
+			if v.Index("pan", pan) != legacy.Index("pan", pan) || kyc.DocumentIndex(v, state, number) != kyc.DocumentIndex(legacy, state, number) {
+				t.Fatalf("%s: indexes differ from the stored ones", ring.name)
+			}
+		}
+		if err := b.DB.Gorm.Exec(`DELETE FROM vault_keys`).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(ctx, b.DB, key(4), nil); !errors.Is(err, ErrKeyMissing) || !strings.Contains(err.Error(), vault.KeyID(key(1))) {
+			t.Fatalf("a ring without the key of the stored data: %v", err)
+		}
+		// Opened but indexed under another key (sealed under K4, which the
+		// ring holds, yet indexed under K1's derivation): refused too.
+		other, _ := vault.New(key(4))
+		if err := b.DB.Gorm.Exec(`UPDATE cards SET pan_sealed = ?`, other.Seal("pan", []byte(pan))).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := b.DB.Gorm.Exec(`UPDATE visitors SET number_sealed = ?`, other.Seal("passport", []byte(number))).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(ctx, b.DB, key(4), nil); !errors.Is(err, ErrKeyMissing) || !strings.Contains(err.Error(), "reproduces") {
+			t.Fatalf("indexes no key reproduces: %v", err)
 		}
 	})
 }

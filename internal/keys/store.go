@@ -159,3 +159,30 @@ func (s store) countByKey(ctx context.Context, c Column) (map[string]int64, erro
 	}
 	return out, nil
 }
+
+// indexProbe is one stored value with the index computed from it.
+type indexProbe struct {
+	Sealed string
+	State  string
+	Index  string
+}
+
+// probes returns the oldest card and the oldest visitor (if any): a sealed
+// value and the index stored beside it.
+func (s store) probes(ctx context.Context) (card, visitor *indexProbe, err error) {
+	var cards []indexProbe
+	if err := s.db.WithContext(ctx).Raw(`SELECT pan_sealed AS sealed, '' AS state, fingerprint AS "index" FROM cards ORDER BY id LIMIT 1`).Scan(&cards).Error; err != nil {
+		return nil, nil, fmt.Errorf("keys: read a card: %w", err)
+	}
+	var visitors []indexProbe
+	if err := s.db.WithContext(ctx).Raw(`SELECT number_sealed AS sealed, issuing_state AS state, number_index AS "index" FROM visitors ORDER BY id LIMIT 1`).Scan(&visitors).Error; err != nil {
+		return nil, nil, fmt.Errorf("keys: read a visitor: %w", err)
+	}
+	if len(cards) > 0 {
+		card = &cards[0]
+	}
+	if len(visitors) > 0 {
+		visitor = &visitors[0]
+	}
+	return card, visitor, nil
+}
