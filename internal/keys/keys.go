@@ -6,15 +6,16 @@
 // The HMAC key of the lookup indexes (passport duplicates, card
 // fingerprints) is not tied to whichever master key is current: it is kept
 // in the vault_keys table, sealed under the keyring like any secret, and
-// re-sealed with the rest. At the first start that uses this table it is
-// derived from the ring's key that reproduces the indexes already stored
-// (earlier versions derived it from their one master key), so existing
-// indexes stay valid; from then on a rotation never changes it and nothing
+// re-sealed with the rest. On a new database it is random; on one written
+// by an earlier version (which derived it from its one master key) it is
+// that derivation, found by reproducing a stored index, so existing
+// indexes stay valid. From then on a rotation never changes it and nothing
 // needs re-indexing.
 package keys
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -134,13 +135,22 @@ func Open(ctx context.Context, d *db.DB, current []byte, previous [][]byte) (*va
 // yet. Earlier versions derived it from their one master key, so it is the
 // derivation of one of the ring's keys: the one that reproduces the index
 // stored beside the oldest card and the oldest visitor. With nothing
-// indexed yet it is derived from the current key. If no key of the ring
+// indexed yet it is random. If no key of the ring
 // reproduces the stored indexes, the start is refused: this replica would
 // otherwise miss every duplicate and every card lookup.
 func firstIndexKey(ctx context.Context, st store, ring *vault.Vault, current []byte, previous [][]byte) ([]byte, error) {
 	card, visitor, err := st.probes(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if card == nil && visitor == nil {
+		// Nothing indexed yet: a random key, tied to no master key, so
+		// a master key that leaks later does not reveal it.
+		ik := make([]byte, 32)
+		if _, err := rand.Read(ik); err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		return ik, nil
 	}
 	var pan, passport string
 	for _, p := range []struct {
