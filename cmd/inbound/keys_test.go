@@ -310,3 +310,21 @@ func keyIDOf(t *testing.T, b64 string) string {
 	}
 	return vault.KeyID(k)
 }
+
+func TestConfigMasksPreviousKeys(t *testing.T) {
+	env := loopbackEnv(t)
+	prev := vault.GenerateKey() + "," + vault.GenerateKey()
+	env["INBOUND_MASTER_KEY_PREVIOUS"] = prev
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "INBOUND_MASTER_KEY_PREVIOUS=****") || strings.Contains(out.String(), strings.Split(prev, ",")[1]) {
+		t.Fatalf("previous keys not masked:\n%s", out.String())
+	}
+	env["INBOUND_MASTER_KEY_PREVIOUS"] = "not-a-key"
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "INBOUND_MASTER_KEY_PREVIOUS") || strings.Contains(err.Error(), "not-a-key") {
+		t.Fatalf("bad previous key: %v", err)
+	}
+}
