@@ -251,6 +251,16 @@ func (c *Client) openCard(ctx context.Context, cardID string) (source, cardRow, 
 	return src, row, err
 }
 
+// CheckCard opens a bound card's PAN without sending anything, so a caller
+// can find out before it changes any state (uses a quote, writes a load)
+// that the card cannot be read: a PAN sealed under a master key missing
+// from the keyring is an operator error (vault.ErrUnknownKey), not a
+// decline.
+func (c *Client) CheckCard(ctx context.Context, cardID string) error {
+	_, _, err := c.openCard(ctx, cardID)
+	return err
+}
+
 func sourceOf(v *vault.Vault, row cardRow) (source, error) {
 	raw, err := v.Open(panLabel, row.PANSealed)
 	if err != nil {

@@ -148,7 +148,13 @@ func (s *Service) Register(ctx context.Context, partnerID string, a Application)
 // issuing state and number, normalised so that "DEU" and "D", or a number
 // typed with spaces or in lower case, give the same index.
 func (s *Service) DocumentIndex(issuingState, number string) string {
-	return s.vault.Index(passportLabel, canonicalState(issuingState), canonicalNumber(number))
+	return DocumentIndex(s.vault, issuingState, number)
+}
+
+// DocumentIndex is Service.DocumentIndex under vault v (internal/keys uses
+// it to find which key the stored indexes were made with).
+func DocumentIndex(v *vault.Vault, issuingState, number string) string {
+	return v.Index(passportLabel, canonicalState(issuingState), canonicalNumber(number))
 }
 
 func canonicalNumber(n string) string {

@@ -107,6 +107,9 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 	if err != nil {
 		return Load{}, err
 	}
+	if err := s.cardReadable(ctx, cardID); err != nil {
+		return Load{}, err
+	}
 	q, err := s.d.Quotes.Get(ctx, fx.Owner{PartnerID: partnerID, VisitorID: visitorID}, quoteID)
 	if err != nil {
 		return Load{}, err
@@ -169,6 +172,22 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 		return s.applyLoad(ctx, tx, row.ID, c, q, accts, &out)
 	})
 	return s.loadResult(ctx, row.ID, call, applied, out, err)
+}
+
+// cardChecker is implemented by a Network that can tell, before anything
+// is written, whether it can read a card (*gateway.Client).
+type cardChecker interface {
+	CheckCard(ctx context.Context, cardID string) error
+}
+
+// cardReadable fails early when the card's PAN cannot be opened (a master
+// key missing from the keyring): such a load or unload would otherwise use
+// its quote and end as a decline the visitor did not cause.
+func (s *Service) cardReadable(ctx context.Context, cardID string) error {
+	if cc, ok := s.d.Network.(cardChecker); ok {
+		return cc.CheckCard(ctx, cardID)
+	}
+	return nil
 }
 
 // usableCard returns the visitor's verified card.

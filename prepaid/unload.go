@@ -122,6 +122,9 @@ func (s *Service) Unload(ctx context.Context, partnerID, visitorID, cardID strin
 	if err != nil || (card.Status != gateway.StatusVerified && card.Status != gateway.StatusRemoved) {
 		return Unload{}, fmt.Errorf("%w: card %s is %s", ErrCardNotUsable, cardID, card.Status)
 	}
+	if err := s.cardReadable(ctx, cardID); err != nil {
+		return Unload{}, err
+	}
 	accts, err := s.roleAccounts(ctx, visitorID, card.Network.String(), cur)
 	if err != nil {
 		return Unload{}, err

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/jobs"
+	"github.com/inbound-gateway/inbound/internal/keys"
 	"github.com/inbound-gateway/inbound/internal/kv"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/recon"
@@ -47,6 +50,9 @@ commands:
   staff disable -id ID -reason R        disable a staff member (not the last active supervisor)
   staff rotate -id ID -reason R         give a staff member a new token and print it
   ledger verify                         check every ledger invariant; exit 1 listing each break
+  keys generate                         print a new random master key (base64)
+  keys status                           count the sealed values under each master key id
+  keys reseal [-batch N]                re-encrypt every sealed value under the current master key
   config                                print the configuration with secrets masked
 `
 
@@ -72,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return staffCmd(ctx, cfg, args, stdout)
 	case "ledger":
 		return ledgerCmd(ctx, cfg, args, stdout)
+	case "keys":
+		return keysCmd(ctx, cfg, log, args, stdout)
 	case "config":
 		fmt.Fprint(stdout, cfg.String())
 		return nil
@@ -259,9 +267,17 @@ func ledgerCmd(ctx context.Context, cfg config.Config, args []string, stdout io.
 	return nil
 }
 
-// masterKey returns the configured master key or, in development, one
-// generated into the data dir (with a warning: such a key is as safe as the
-// disk it sits on).
+// errNoMasterKey stops a start on PostgreSQL without INBOUND_MASTER_KEY: a
+// key generated per replica would let each replica seal and index with its
+// own key, so one replica could not read what another stored and the
+// duplicate checks would compare hashes under different keys.
+var errNoMasterKey = errors.New("INBOUND_MASTER_KEY is required when INBOUND_DATABASE_URL is set: " +
+	"every replica must use the same key. Generate one with `inbound keys generate`, store it in your secret store, " +
+	"and pass it to every replica (for example from a Kubernetes Secret)")
+
+// masterKey returns the configured master key or, on the embedded default
+// only, one generated into the data dir (with a warning: such a key is as
+// safe as the disk it sits on).
 func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	if cfg.MasterKey != "" {
 		k, err := vault.ParseKey(cfg.MasterKey)
@@ -269,6 +285,9 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 			return nil, fmt.Errorf("INBOUND_MASTER_KEY: %w", err)
 		}
 		return k, nil
+	}
+	if !cfg.Embedded() {
+		return nil, errNoMasterKey
 	}
 	path := filepath.Join(cfg.DataDir, "master.key")
 	if b, err := os.ReadFile(path); err == nil {
@@ -284,6 +303,120 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	}
 	log.Warn("INBOUND_MASTER_KEY not set: generated a development key into the data dir; set INBOUND_MASTER_KEY in production", "path", path)
 	return vault.ParseKey(k)
+}
+
+// openVault builds the keyring (mk from masterKey, then
+// INBOUND_MASTER_KEY_PREVIOUS) over the database's stored index key.
+func openVault(ctx context.Context, cfg config.Config, d *db.DB, mk []byte) (*vault.Vault, error) {
+	prev, err := keys.ParsePrevious(cfg.MasterKeyPrevious)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Open(ctx, d, mk, prev)
+}
+
+// keySample is how many rows from each end of every sealed column the
+// start-up check looks at.
+const keySample = 20
+
+// keysCmd runs `inbound keys generate|status|reseal`.
+func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	const use = "usage: inbound keys generate | status | reseal [-batch N]"
+	if len(args) == 0 {
+		return errors.New(use)
+	}
+	switch args[0] {
+	case "generate":
+		fmt.Fprintln(stdout, vault.GenerateKey())
+		return nil
+	case "status":
+		mk, err := masterKey(cfg, log)
+		if err != nil {
+			return err
+		}
+		d, err := openDB(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		v, err := openVault(ctx, cfg, d, mk)
+		if err != nil {
+			return err
+		}
+		sts, err := keys.Status(ctx, d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "keyring: current %s, all %s\n", v.CurrentKeyID(), strings.Join(v.KeyIDs(), ", "))
+		for _, st := range sts {
+			fmt.Fprintf(stdout, "%s:%s\n", st.Column.Name(), formatByKey(st.ByKey, v))
+		}
+		return nil
+	case "reseal":
+		fs := flag.NewFlagSet("keys reseal", flag.ContinueOnError)
+		batch := fs.Int("batch", 500, "rows per transaction")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		mk, err := masterKey(cfg, log)
+		if err != nil {
+			return err
+		}
+		d, err := openDB(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		v, err := openVault(ctx, cfg, d, mk)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "resealing under key %s\n", v.CurrentKeyID())
+		_, err = keys.Reseal(ctx, d, v, *batch, func(r keys.ColumnResult) {
+			fmt.Fprintf(stdout, "%s: %d resealed\n", r.Column.Name(), r.Resealed)
+		})
+		if err != nil {
+			return err
+		}
+		sts, err := keys.Status(ctx, d)
+		if err != nil {
+			return err
+		}
+		old := map[string]bool{}
+		for _, st := range sts {
+			for kid, n := range st.ByKey {
+				if kid != v.CurrentKeyID() && n > 0 {
+					old[kid] = true
+				}
+			}
+		}
+		if len(old) > 0 {
+			// Rows written meanwhile by a replica still sealing under an old key.
+			return fmt.Errorf("keys reseal: values under %s remain (a replica still runs with an old INBOUND_MASTER_KEY?); run it again once every replica uses key %s",
+				strings.Join(slices.Sorted(maps.Keys(old)), ", "), v.CurrentKeyID())
+		}
+		fmt.Fprintf(stdout, "done: every sealed value is under key %s; the previous keys can be dropped from INBOUND_MASTER_KEY_PREVIOUS\n", v.CurrentKeyID())
+		return nil
+	}
+	return errors.New(use)
+}
+
+func formatByKey(m map[string]int64, v *vault.Vault) string {
+	if len(m) == 0 {
+		return " empty"
+	}
+	var b strings.Builder
+	for _, kid := range slices.Sorted(maps.Keys(m)) {
+		note := ""
+		switch {
+		case kid == v.CurrentKeyID():
+			note = " (current)"
+		case !v.HasKey(kid):
+			note = " (NOT IN KEYRING)"
+		}
+		fmt.Fprintf(&b, " %d under %s%s", m[kid], kid, note)
+	}
+	return b.String()
 }
 
 // devCredentials are generated in embedded mode when no bootstrap secrets
@@ -378,11 +511,8 @@ func cliAuditedAs(ctx context.Context, actor, action string, describe func(resul
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The key first, before touching the database: no key, no start.
 	mk, err := masterKey(cfg, log)
-	if err != nil {
-		return err
-	}
-	vlt, err := vault.New(mk)
 	if err != nil {
 		return err
 	}
@@ -391,6 +521,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer d.Close()
+	vlt, err := openVault(ctx, cfg, d, mk)
+	if err != nil {
+		return err
+	}
+	// Refuse to start when stored data needs a key the ring lacks (a key
+	// dropped before the re-seal finished): better a stalled rollout, with
+	// the old replicas still serving, than replicas that fail requests.
+	if err := keys.Check(ctx, d, vlt, keySample); err != nil {
+		return err
+	}
+	log.Info("master keyring", "current", vlt.CurrentKeyID(), "keys", vlt.KeyIDs())
 	store, err := kv.Open(ctx, kv.Options{URL: cfg.RedisURL, Cluster: cfg.RedisCluster})
 	if err != nil {
 		return err

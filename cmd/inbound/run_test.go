@@ -171,6 +171,7 @@ func TestRunsAgainstPostgresAndRedis(t *testing.T) {
 	env := loopbackEnv(t)
 	env["INBOUND_DATABASE_URL"] = b.DBURL
 	env["INBOUND_REDIS_URL"] = b.Redis
+	env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
 	env["INBOUND_BOOTSTRAP_STAFF_TOKEN"] = "st_bootstrap_token_for_tests_0001"
 	env["INBOUND_BOOTSTRAP_PARTNER_KEY"] = "sk_bootstrap_key_for_tests_00001"
 	in := start(t, env)
@@ -289,7 +290,7 @@ func TestLedgerVerifySubcommand(t *testing.T) {
 	}
 }
 
-func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+func callJSON(t *testing.T, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -306,7 +307,7 @@ func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
 // bootstrapTarget finds what the bootstrap created, through the audit log.
 func bootstrapTarget(t *testing.T, in *instance, token, action string) string {
 	t.Helper()
-	code, m := call(t, "GET", in.admin+"/admin/v1/audit?actor=system:bootstrap", token, "")
+	code, m := callJSON(t, "GET", in.admin+"/admin/v1/audit?actor=system:bootstrap", token, "")
 	if code != 200 {
 		t.Fatalf("audit: %d %v", code, m)
 	}
@@ -340,7 +341,7 @@ func TestRotatedBootstrapKeyDoesNotBreakTheNextStart(t *testing.T) {
 			env["INBOUND_BOOTSTRAP_PARTNER_KEY"], env["INBOUND_BOOTSTRAP_STAFF_TOKEN"] = key, tok
 			in := start(t, env)
 			ptn := bootstrapTarget(t, in, tok, "partner.create")
-			code, m := call(t, "POST", in.admin+"/admin/v1/partners/"+ptn+"/rotate_key", tok, `{"reason":"leaked"}`)
+			code, m := callJSON(t, "POST", in.admin+"/admin/v1/partners/"+ptn+"/rotate_key", tok, `{"reason":"leaked"}`)
 			if code != 200 {
 				t.Fatalf("rotate: %d %v", code, m)
 			}
@@ -378,7 +379,7 @@ func TestBootstrapTokenDoesNotRecreateASupervisor(t *testing.T) {
 	if err := run(context.Background(), []string{"staff", "create", "-name", "Two", "-role", "supervisor"}, getenv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	code, r := call(t, "POST", in.admin+"/admin/v1/staff/"+stf+"/rotate_token", tok, `{"reason":"routine"}`)
+	code, r := callJSON(t, "POST", in.admin+"/admin/v1/staff/"+stf+"/rotate_token", tok, `{"reason":"routine"}`)
 	if code != 200 {
 		t.Fatalf("rotate: %d %v", code, r)
 	}
@@ -392,7 +393,7 @@ func TestBootstrapTokenDoesNotRecreateASupervisor(t *testing.T) {
 	if !strings.Contains(again.stdout.String(), "staff token (supervisor): (rotated or disabled since") {
 		t.Fatalf("stale token printed as working:\n%s", again.stdout)
 	}
-	code, au := call(t, "GET", again.admin+"/admin/v1/audit?actor=system:bootstrap", newTok, "")
+	code, au := callJSON(t, "GET", again.admin+"/admin/v1/audit?actor=system:bootstrap", newTok, "")
 	if code != 200 {
 		t.Fatalf("audit: %d", code)
 	}
@@ -441,7 +442,7 @@ func TestCLIStaffActionsAreAudited(t *testing.T) {
 	}
 
 	in := start(t, env)
-	code, au := call(t, "GET", in.admin+"/admin/v1/audit?actor=system:cli", tokRE.FindStringSubmatch(sup)[1], "")
+	code, au := callJSON(t, "GET", in.admin+"/admin/v1/audit?actor=system:cli", tokRE.FindStringSubmatch(sup)[1], "")
 	if code != 200 {
 		t.Fatalf("audit: %d %v", code, au)
 	}

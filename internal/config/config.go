@@ -25,6 +25,7 @@ type Config struct {
 	PartnerAddr          string        `env:"INBOUND_PARTNER_ADDR"`
 	AdminAddr            string        `env:"INBOUND_ADMIN_ADDR"`
 	MasterKey            string        `env:"INBOUND_MASTER_KEY"`
+	MasterKeyPrevious    string        `env:"INBOUND_MASTER_KEY_PREVIOUS"`
 	BootstrapKey         string        `env:"INBOUND_BOOTSTRAP_PARTNER_KEY"`
 	BootstrapStaff       string        `env:"INBOUND_BOOTSTRAP_STAFF_TOKEN"`
 	SanctionsDir         string        `env:"INBOUND_SANCTIONS_DIR"`
@@ -95,6 +96,7 @@ func Load(getenv func(string) string) (Config, error) {
 	str("INBOUND_PARTNER_ADDR", &c.PartnerAddr)
 	str("INBOUND_ADMIN_ADDR", &c.AdminAddr)
 	str("INBOUND_MASTER_KEY", &c.MasterKey)
+	str("INBOUND_MASTER_KEY_PREVIOUS", &c.MasterKeyPrevious)
 	str("INBOUND_BOOTSTRAP_PARTNER_KEY", &c.BootstrapKey)
 	str("INBOUND_BOOTSTRAP_STAFF_TOKEN", &c.BootstrapStaff)
 	str("INBOUND_SANCTIONS_DIR", &c.SanctionsDir)
@@ -210,6 +212,7 @@ func (c Config) String() string {
 	row("INBOUND_PARTNER_ADDR", c.PartnerAddr)
 	row("INBOUND_ADMIN_ADDR", c.AdminAddr)
 	row("INBOUND_MASTER_KEY", mask(c.MasterKey))
+	row("INBOUND_MASTER_KEY_PREVIOUS", mask(c.MasterKeyPrevious))
 	row("INBOUND_BOOTSTRAP_PARTNER_KEY", mask(c.BootstrapKey))
 	row("INBOUND_BOOTSTRAP_STAFF_TOKEN", mask(c.BootstrapStaff))
 	row("INBOUND_SANCTIONS_DIR", orDefault(c.SanctionsDir, "(built-in sample)"))

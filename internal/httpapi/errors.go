@@ -12,6 +12,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
 	"github.com/inbound-gateway/inbound/prepaid"
@@ -121,6 +122,9 @@ type mapping struct {
 	err   error
 	code  string
 	param string
+	// plain keeps the catalogue message: the sentinel's text is for
+	// operators, not clients.
+	plain bool
 }
 
 var errorTable = []mapping{
@@ -208,6 +212,10 @@ var errorTable = []mapping{
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
 	{err: webhook.ErrNotFound, code: "resource_missing"},
 	{err: webhook.ErrTooManyEndpoint, code: "endpoint_limit_reached"},
+	// Data sealed under a key the keyring lacks is an operator error (a key
+	// dropped too early), not the client's and not a bug: 503 with
+	// Retry-After, logged with the key id by Server.fail.
+	{err: vault.ErrUnknownKey, code: "service_unavailable", plain: true},
 }
 
 // newError builds a client error from a catalogue code.
@@ -269,6 +277,9 @@ func toAPIError(err error) (*apiError, bool) {
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
 			e := newError(m.code, m.param, "")
+			if m.plain {
+				return e, true
+			}
 			if msg := publicMessage(err, m.err); msg != "" {
 				e.Message = msg
 			}

@@ -150,6 +150,9 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
 }
 
+// retryAfterUnavailable is the Retry-After (seconds) of 503 answers.
+const retryAfterUnavailable = "30"
+
 // fail writes err in the error shape and stops the chain. Errors that are
 // not client errors are logged with their full chain; the client sees a
 // clean message.
@@ -170,6 +173,15 @@ func (s *Server) fail(c *gin.Context, err error) {
 	ae, known := toAPIError(err)
 	if !known {
 		s.Log.ErrorContext(c.Request.Context(), "request failed", "err", err, "route", c.FullPath(), "request_id", requestIDOf(c))
+	}
+	var uk *vault.UnknownKeyError
+	if errors.As(err, &uk) {
+		// Only the key id (a short public hash) goes in the log.
+		s.Log.ErrorContext(c.Request.Context(), "sealed data needs a master key that is not in the keyring: add it back to INBOUND_MASTER_KEY_PREVIOUS and run `inbound keys reseal`",
+			"key_id", uk.KeyID, "keyring", s.Vault.KeyIDs(), "route", c.FullPath(), "request_id", requestIDOf(c))
+	}
+	if ae.Code == "service_unavailable" && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", retryAfterUnavailable)
 	}
 	e := *ae
 	e.RequestID = requestIDOf(c)

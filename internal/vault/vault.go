@@ -6,6 +6,7 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -16,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -25,6 +27,18 @@ var (
 	ErrUnknownKey    = errors.New("vault: ciphertext key id not in keyring")
 	ErrBadCiphertext = errors.New("vault: ciphertext cannot be opened")
 )
+
+// UnknownKeyError is ErrUnknownKey with the key id the ciphertext names.
+// The id is public (a short hash of the key), so it can go in logs: it is
+// what tells an operator which key is missing from the keyring.
+type UnknownKeyError struct{ KeyID string }
+
+func (e *UnknownKeyError) Error() string {
+	return "vault: ciphertext key id " + e.KeyID + " not in keyring"
+}
+
+// Is makes errors.Is(err, ErrUnknownKey) hold.
+func (e *UnknownKeyError) Is(target error) bool { return target == ErrUnknownKey }
 
 // Vault seals and opens values and computes lookup indexes.
 type Vault struct {
@@ -58,15 +72,46 @@ func GenerateKey() string {
 
 // New builds a vault whose current key is master; older keys (oldest last)
 // can still open what they sealed. The HMAC index key is derived with HKDF
-// from the oldest key in the ring, so indexes stay stable across a rotation
-// (and never reuse an encryption key directly); retiring that key needs a
-// re-index.
+// from the oldest key in the ring (DeriveIndexKey). The service itself uses
+// NewKeyring with an index key kept apart from the encryption keys (see
+// internal/keys), so that retiring the oldest key does not change indexes.
 func New(master []byte, older ...[]byte) (*Vault, error) {
-	if len(master) != 32 {
+	root := master
+	if len(older) > 0 {
+		root = older[len(older)-1]
+	}
+	if len(root) != 32 {
 		return nil, ErrBadKey
 	}
-	v := &Vault{current: KeyID(master), aeads: map[string]cipher.AEAD{}}
-	for _, k := range append([][]byte{master}, older...) {
+	ik, err := DeriveIndexKey(root)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyring(ik, master, older...)
+}
+
+// DeriveIndexKey is the HMAC index key New derives from a master key: HKDF,
+// so an encryption key is never used directly as a MAC key.
+func DeriveIndexKey(root []byte) ([]byte, error) {
+	if len(root) != 32 {
+		return nil, ErrBadKey
+	}
+	mk, err := hkdf.Key(sha256.New, root, nil, "inbound index v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return mk, nil
+}
+
+// NewKeyring builds a vault that seals under current, opens what current
+// or any of previous sealed, and computes indexes under indexKey (32
+// bytes), whatever the encryption keys are: lookups survive any rotation.
+func NewKeyring(indexKey, current []byte, previous ...[]byte) (*Vault, error) {
+	if len(current) != 32 || len(indexKey) != 32 {
+		return nil, ErrBadKey
+	}
+	v := &Vault{current: KeyID(current), aeads: map[string]cipher.AEAD{}, macKey: bytes.Clone(indexKey)}
+	for _, k := range append([][]byte{current}, previous...) {
 		if len(k) != 32 {
 			return nil, ErrBadKey
 		}
@@ -80,16 +125,37 @@ func New(master []byte, older ...[]byte) (*Vault, error) {
 		}
 		v.aeads[KeyID(k)] = aead
 	}
-	indexRoot := master
-	if len(older) > 0 {
-		indexRoot = older[len(older)-1]
-	}
-	mk, err := hkdf.Key(sha256.New, indexRoot, nil, "inbound index v1", 32)
-	if err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
-	}
-	v.macKey = mk
 	return v, nil
+}
+
+// CurrentKeyID is the id of the key new seals use.
+func (v *Vault) CurrentKeyID() string { return v.current }
+
+// KeyIDs lists the ids of every key in the ring, current first, then sorted.
+func (v *Vault) KeyIDs() []string {
+	out := make([]string, 0, len(v.aeads))
+	for id := range v.aeads {
+		if id != v.current {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return append([]string{v.current}, out...)
+}
+
+// HasKey reports whether the ring holds the key with that id.
+func (v *Vault) HasKey(id string) bool {
+	_, ok := v.aeads[id]
+	return ok
+}
+
+// SealedKeyID returns the key id a sealed value names ("" if malformed).
+func SealedKeyID(sealed string) string {
+	kid, _, ok := strings.Cut(sealed, ":")
+	if !ok {
+		return ""
+	}
+	return kid
 }
 
 // Seal encrypts plaintext bound to a context label (for example "pan" or
@@ -111,7 +177,7 @@ func (v *Vault) Open(label, sealed string) ([]byte, error) {
 	}
 	aead, ok := v.aeads[kid]
 	if !ok {
-		return nil, ErrUnknownKey
+		return nil, &UnknownKeyError{KeyID: kid}
 	}
 	raw, err := base64.RawStdEncoding.DecodeString(b64)
 	if err != nil || len(raw) < aead.NonceSize() {

@@ -85,3 +85,38 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+// With an explicit index key, indexes do not depend on the encryption
+// keys at all: dropping the oldest key changes nothing.
+func TestNewKeyringIndexesUnderItsOwnKey(t *testing.T) {
+	ik, err := DeriveIndexKey(key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := NewKeyring(ik, key(1))
+	b, err := NewKeyring(ik, key(3), key(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Index("pan", "4242") != b.Index("pan", "4242") {
+		t.Fatal("index depends on the encryption keys")
+	}
+	legacy, _ := New(key(1))
+	if a.Index("pan", "4242") != legacy.Index("pan", "4242") {
+		t.Fatal("DeriveIndexKey differs from what New derives")
+	}
+	if b.CurrentKeyID() != KeyID(key(3)) || !b.HasKey(KeyID(key(2))) || b.HasKey(KeyID(key(1))) {
+		t.Fatalf("keyring %v", b.KeyIDs())
+	}
+	if _, err := NewKeyring(ik[:16], key(1)); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("short index key: %v", err)
+	}
+	_, err = b.Open("pan", a.Seal("pan", []byte("x")))
+	var uk *UnknownKeyError
+	if !errors.Is(err, ErrUnknownKey) || !errors.As(err, &uk) || uk.KeyID != KeyID(key(1)) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if SealedKeyID(a.Seal("pan", nil)) != KeyID(key(1)) || SealedKeyID("garbage") != "" {
+		t.Fatal("SealedKeyID")
+	}
+}

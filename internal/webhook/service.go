@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -167,6 +168,11 @@ func (s *Service) send(ctx context.Context, j job) {
 	secret, err := s.vault.Open(secretLabel+":"+j.endpointID, j.secretSealed)
 	if err != nil {
 		errText = "signing secret unavailable"
+		var uk *vault.UnknownKeyError
+		if errors.As(err, &uk) {
+			s.log.ErrorContext(ctx, "webhook: signing secret sealed under a master key not in the keyring; add it back to INBOUND_MASTER_KEY_PREVIOUS",
+				"endpoint", j.endpointID, "key_id", uk.KeyID)
+		}
 	} else {
 		code, errText = s.post(ctx, j, string(secret))
 	}
