@@ -60,6 +60,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	agent.POST("/reviews/:id/decision", s.decideReview)
 	agent.POST("/visitors/:id/freeze", s.freezeVisitor)
 	agent.POST("/visitors/:id/unfreeze", s.unfreezeVisitor)
+	agent.POST("/visitors/:id/release_document", s.releaseDocument)
 	agent.POST("/adjustments", s.proposeAdjustment)
 	agent.POST("/payments/:id/resolve", s.resolvePayment)
 	viewer.GET("/adjustments/:id", s.getAdjustment)
