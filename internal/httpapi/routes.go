@@ -44,7 +44,7 @@ func (s *Server) partnerRoutes(r *gin.Engine) {
 
 // adminRoutes lists the whole admin API (API.md §3).
 func (s *Server) adminRoutes(r *gin.Engine) {
-	a := r.Group("/admin/v1", s.staffAuth)
+	a := r.Group("/admin/v1", s.staffAuth, s.staffRateLimit)
 	viewer := a.Group("", s.role(auth.Viewer))
 	supervisor := a.Group("", s.role(auth.Supervisor), s.idempotent(false))
 
