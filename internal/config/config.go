@@ -53,23 +53,24 @@ type Config struct {
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
-		DataDir:      "./.inbound",
-		PartnerAddr:  ":8080",
-		AdminAddr:    ":8081",
-		AutoRelease:  240 * time.Hour,
-		QuoteTTL:     60 * time.Second,
-		AccountValid: 2160 * time.Hour,
-		JobInterval:  5 * time.Second,
-		RateLimit:    100,
+		DataDir:       "./.inbound",
+		PartnerAddr:   ":8080",
+		AdminAddr:     ":8081",
+		AutoRelease:   240 * time.Hour,
+		QuoteTTL:      60 * time.Second,
+		AccountValid:  2160 * time.Hour,
+		JobInterval:   5 * time.Second,
+		RateLimit:     100,
+		LogLevel:      "info",
+		MaxBodyBytes:  1 << 20,
+		ShutdownGrace: 20 * time.Second,
+
 		// A support agent clicking through the admin tools stays far
 		// below 20/s; a script sweeping the visitor base does not.
 		AdminRateLimit: 20,
 		// 20 wrong keys a minute is far beyond typos and misconfigured
 		// clients, and far too few to guess a 256-bit key or token.
 		AuthFailureLimit: 20,
-		LogLevel:         "info",
-		MaxBodyBytes:     1 << 20,
-		ShutdownGrace:    20 * time.Second,
 	}
 }
 

@@ -56,7 +56,10 @@ type Deps struct {
 	Log        *slog.Logger
 	Registry   *prometheus.Registry
 	// RateLimit is requests per second per partner; 0 turns it off.
-	RateLimit int
+	RateLimit    int
+	MaxBodyBytes int64
+	Now          func() time.Time
+
 	// AdminRateLimit is requests per second per staff member on the admin
 	// API; 0 turns it off.
 	AdminRateLimit int
@@ -74,8 +77,6 @@ type Deps struct {
 	// SeparateMetrics serves /metrics only through Metrics (its own
 	// listener) instead of on the admin API.
 	SeparateMetrics bool
-	MaxBodyBytes    int64
-	Now             func() time.Time
 }
 
 // Server holds the shared state of both routers.
