@@ -20,10 +20,16 @@ var (
 	// ErrNotFound: no such visitor or review, or it belongs to another
 	// partner (which must look exactly like "no such visitor").
 	ErrNotFound = errors.New("kyc: not found")
-	// ErrDuplicateDocument: another active (not rejected) visitor holds the
-	// same document, under any partner. The error carries no details on
-	// purpose: a partner must not learn about another partner's visitor.
+	// ErrDuplicateDocument: another active visitor of the same partner
+	// holds the document (registration), or another approved visitor of
+	// any partner holds it (a staff approval). The error carries no details
+	// on purpose: a partner must not learn about another partner's visitor.
 	ErrDuplicateDocument = errors.New("kyc: duplicate document")
+	// ErrDocumentNotHeld: the visitor holds no claim on its document to
+	// release (rejected, or already released).
+	ErrDocumentNotHeld = errors.New("kyc: visitor holds no claim on its document")
+	// ErrInvalidRelease: a document release lacks a reason or a staff id.
+	ErrInvalidRelease = errors.New("kyc: a document release needs a reason")
 	// ErrReviewClosed: the review was already decided.
 	ErrReviewClosed = errors.New("kyc: review already decided")
 	// ErrInvalidDecision: a review decision is neither approve nor reject,

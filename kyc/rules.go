@@ -38,6 +38,9 @@ const (
 	ReasonSanctionsPossibleMatch Reason = "sanctions_possible_match" // review
 	ReasonStatelessOrRefugee     Reason = "stateless_or_refugee"     // review
 	ReasonNameAmbiguous          Reason = "name_ambiguous"           // review
+	// ReasonDuplicateDocument: another partner's visitor holds the
+	// passport; staff decide (review).
+	ReasonDuplicateDocument Reason = "duplicate_document"
 	// ReasonManualRejection: support staff rejected the visitor in review.
 	ReasonManualRejection Reason = "manual_rejection"
 )

@@ -20,10 +20,13 @@ const (
 // implementation is in store.go; every write method is one transaction.
 type Store interface {
 	// Create stores a new visitor with its first history entry, its
-	// screening and, when the visitor is in review, its open review. It
-	// returns ErrDuplicateDocument when an active visitor holds the same
-	// document index.
-	Create(ctx context.Context, r Registration) error
+	// screening and, when the visitor ends in review, its open review, and
+	// returns the visitor as stored. Only a visitor that would be approved
+	// is checked against the active holders of its document index: one of
+	// the same partner is ErrDuplicateDocument; one of another partner
+	// turns the visitor into a review with ReasonDuplicateDocument, which
+	// tells the applying partner nothing about the holder.
+	Create(ctx context.Context, r Registration) (Visitor, error)
 	// Get returns a visitor of any partner, or ErrNotFound.
 	Get(ctx context.Context, id string) (Visitor, error)
 	// FindByDocumentIndex returns every visitor, active or not, holding the
@@ -41,7 +44,14 @@ type Store interface {
 	// Decide locks the review and its visitor, lets decide change them, and
 	// saves both with a history entry, in one transaction. decide may be
 	// called more than once if the transaction is retried.
+	// An approval is refused with ErrDuplicateDocument while another
+	// approved visitor holds the document.
 	Decide(ctx context.Context, reviewID string, decide func(Review, Visitor) (Review, Visitor, Change, error)) (Review, Visitor, error)
+	// ReleaseDocument ends the visitor's claim on its document at at, with
+	// a history entry by staffID noting reason, and runs the context's
+	// db hooks with the visitor (the audit record). A rejected or released
+	// visitor is ErrDocumentNotHeld.
+	ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, at time.Time) (Visitor, error)
 }
 
 // Registration is what Store.Create writes: the visitor and what must never
@@ -51,7 +61,7 @@ type Registration struct {
 	NumberSealed string // vault.Seal("passport", number)
 	NumberIndex  string // DocumentIndex of the document
 	Screening    ScreeningRecord
-	ReviewID     string // set when Visitor.Status is review
+	ReviewID     string // used when the visitor ends in review
 }
 
 // Options tune a Service. The zero value is usable.
@@ -93,8 +103,12 @@ type Application struct {
 // the rules and stores the visitor with its outcome. A valid MRZ always
 // gives a visitor, approved, in review or rejected; errors are a
 // *FieldError (ErrMRZInvalid, ErrMRZCheckDigit), ErrDuplicateDocument when
-// another active visitor of any partner holds the document, or a storage
-// failure.
+// the application would be approved but another active visitor of the same
+// partner holds the document, or a storage failure. Only an application
+// that would be approved is checked for duplicates: checking a rejected one
+// (an expired, fabricated MRZ) would let a partner probe whether a passport
+// is registered anywhere. A duplicate held under another partner sends the
+// visitor to review (ReasonDuplicateDocument).
 func (s *Service) Register(ctx context.Context, partnerID string, a Application) (Visitor, error) {
 	now := s.now().UTC()
 	m, err := ParseMRZ(a.MRZ, now)
@@ -135,13 +149,29 @@ func (s *Service) Register(ctx context.Context, partnerID string, a Application)
 			ID: ids.New("scr"), VisitorID: v.ID, Screening: screening, CreatedAt: now,
 		},
 	}
-	if v.Status == StatusReview {
+	if v.Status != StatusRejected {
 		reg.ReviewID = ids.New(ids.Review)
 	}
-	if err := s.store.Create(ctx, reg); err != nil {
+	v, err = s.store.Create(ctx, reg)
+	if err != nil {
 		return Visitor{}, fmt.Errorf("kyc: register: %w", err)
 	}
 	return v, nil
+}
+
+// ReleaseDocument ends, for support staff, the visitor's claim on its
+// passport, so that another visitor with the same passport can be approved
+// (someone registered a stranger's passport number first, or the holder
+// was re-onboarded by another partner). The visitor keeps its status; the
+// history records who released it and why. A rejected or already released
+// visitor is ErrDocumentNotHeld; a missing reason or staff id is
+// ErrInvalidRelease.
+func (s *Service) ReleaseDocument(ctx context.Context, visitorID, staffID, reason string) (Visitor, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || staffID == "" {
+		return Visitor{}, ErrInvalidRelease
+	}
+	return s.store.ReleaseDocument(ctx, visitorID, staffID, reason, s.now().UTC())
 }
 
 // DocumentIndex is the keyed hash identifying a document across partners:

@@ -38,30 +38,31 @@ func NewStore(d *db.DB, h Hooks) *GormStore { return &GormStore{db: d, hooks: h}
 var _ Store = (*GormStore)(nil)
 
 type visitorRow struct {
-	ID               string `gorm:"primaryKey"`
-	PartnerID        string
-	Status           string
-	Tier             string
-	Reasons          string
-	Surname          string
-	GivenNames       string
-	Nationality      string
-	Sex              string
-	DateOfBirth      string
-	DocumentType     string
-	DocumentFormat   string
-	IssuingState     string
-	NumberSealed     string
-	NumberIndex      string
-	NumberMasked     string
-	ExpiresOn        string
-	Phone            string
-	Email            string
-	VisaType         string
-	EntryDate        string
-	PlannedDeparture string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	ID                 string `gorm:"primaryKey"`
+	PartnerID          string
+	Status             string
+	Tier               string
+	Reasons            string
+	Surname            string
+	GivenNames         string
+	Nationality        string
+	Sex                string
+	DateOfBirth        string
+	DocumentType       string
+	DocumentFormat     string
+	IssuingState       string
+	NumberSealed       string
+	NumberIndex        string
+	NumberMasked       string
+	ExpiresOn          string
+	Phone              string
+	Email              string
+	VisaType           string
+	EntryDate          string
+	PlannedDeparture   string
+	DocumentReleasedAt *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 func (visitorRow) TableName() string { return "visitors" }
@@ -152,6 +153,10 @@ func (r visitorRow) visitor() (Visitor, error) {
 			return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", r.ID, err)
 		}
 	}
+	var released time.Time
+	if r.DocumentReleasedAt != nil {
+		released = r.DocumentReleasedAt.UTC()
+	}
 	return Visitor{
 		ID: r.ID, PartnerID: r.PartnerID, Status: Status(r.Status), Tier: Tier(r.Tier),
 		Reasons: splitReasons(r.Reasons), Surname: r.Surname, GivenNames: r.GivenNames,
@@ -160,7 +165,7 @@ func (r visitorRow) visitor() (Visitor, error) {
 			Type: r.DocumentType, Format: Format(r.DocumentFormat), IssuingState: r.IssuingState,
 			NumberMasked: r.NumberMasked, ExpiresOn: exp,
 		},
-		Phone: r.Phone, Email: r.Email, Entry: entry,
+		Phone: r.Phone, Email: r.Email, Entry: entry, DocumentReleasedAt: released,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}, nil
 }
@@ -197,31 +202,57 @@ func history(v Visitor, actor, note string, at time.Time) historyRow {
 	}
 }
 
+// holdsClaim selects the visitors holding their document's claim.
+const holdsClaim = "status <> 'rejected' AND document_released_at IS NULL"
+
 // Create implements Store.
-func (s *GormStore) Create(ctx context.Context, r Registration) error {
-	v := r.Visitor
+func (s *GormStore) Create(ctx context.Context, r Registration) (Visitor, error) {
 	cands, err := json.Marshal(r.Screening.Candidates)
 	if err != nil {
-		return err
+		return Visitor{}, err
 	}
-	err = s.db.Transact(ctx, func(tx *gorm.DB) error {
-		// The unique index is the guarantee; this check only spares a
-		// failed insert (which on PostgreSQL would abort the transaction)
-		// in the common case.
-		var n int64
-		if err := tx.Model(&visitorRow{}).
-			Where("number_index = ? AND status <> ?", r.NumberIndex, string(StatusRejected)).
-			Count(&n).Error; err != nil {
-			return err
+	// An approval that loses a race with a concurrent one for the same
+	// document (unique index) is tried once more: the check then sees the
+	// winner and answers 409 or review like any later application.
+	for attempt := 0; ; attempt++ {
+		v, err := s.create(ctx, r, cands)
+		if err != nil && db.IsUniqueViolation(err) {
+			if attempt == 0 && r.Visitor.Status == StatusApproved {
+				continue
+			}
+			return Visitor{}, ErrDuplicateDocument
 		}
-		if n > 0 {
-			return ErrDuplicateDocument
+		return v, err
+	}
+}
+
+func (s *GormStore) create(ctx context.Context, r Registration, cands []byte) (Visitor, error) {
+	var out Visitor
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		v := r.Visitor
+		// Only an application that would be approved is compared with the
+		// holders: rejected and review outcomes are stored as they are, so
+		// they tell the partner nothing about other partners' visitors.
+		if v.Status == StatusApproved {
+			var holders []string
+			if err := tx.Model(&visitorRow{}).Where("number_index = ? AND "+holdsClaim, r.NumberIndex).
+				Pluck("partner_id", &holders).Error; err != nil {
+				return err
+			}
+			for _, p := range holders {
+				if p == v.PartnerID {
+					// The partner's own visitor: it may be told.
+					return ErrDuplicateDocument
+				}
+			}
+			if len(holders) > 0 {
+				// Another partner's visitor: staff decide; the partner
+				// sees a review like any other.
+				v.Status, v.Reasons = StatusReview, []Reason{ReasonDuplicateDocument}
+			}
 		}
 		row := toVisitorRow(v, r.NumberSealed, r.NumberIndex)
 		if err := tx.Create(&row).Error; err != nil {
-			if db.IsUniqueViolation(err) {
-				return ErrDuplicateDocument
-			}
 			return err
 		}
 		h := history(v, ActorSystem, "created", v.CreatedAt)
@@ -236,22 +267,27 @@ func (s *GormStore) Create(ctx context.Context, r Registration) error {
 		if err := tx.Create(&sc).Error; err != nil {
 			return err
 		}
+		reviewID := ""
 		if v.Status == StatusReview {
+			if r.ReviewID == "" {
+				return errors.New("kyc: create: a visitor in review needs a review id")
+			}
+			reviewID = r.ReviewID
 			rv := toReviewRow(Review{
-				ID: r.ReviewID, VisitorID: v.ID, PartnerID: v.PartnerID, Status: ReviewOpen,
+				ID: reviewID, VisitorID: v.ID, PartnerID: v.PartnerID, Status: ReviewOpen,
 				Reasons: v.Reasons, CreatedAt: v.CreatedAt,
 			})
 			if err := tx.Create(&rv).Error; err != nil {
 				return err
 			}
 		}
-		return s.runHooks(ctx, tx, Change{Visitor: v, Actor: ActorSystem, ReviewID: r.ReviewID})
+		if err := s.runHooks(ctx, tx, Change{Visitor: v, Actor: ActorSystem, ReviewID: reviewID}); err != nil {
+			return err
+		}
+		out = v
+		return nil
 	})
-	if db.IsUniqueViolation(err) {
-		// A concurrent registration won the race between check and insert.
-		return ErrDuplicateDocument
-	}
-	return err
+	return out, err
 }
 
 func (s *GormStore) runHooks(ctx context.Context, tx *gorm.DB, c Change) error {
@@ -387,9 +423,22 @@ func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Rev
 		if err != nil {
 			return err
 		}
+		from := v.Status
 		r, v, change, err := decide(rr.review(), v)
 		if err != nil {
 			return err
+		}
+		if v.Status == StatusApproved && from != StatusApproved && v.DocumentReleasedAt.IsZero() {
+			// One approved holder per document (the unique index is the
+			// guarantee; this gives the clear error without aborting).
+			var n int64
+			if err := tx.Model(&visitorRow{}).Where("number_index = ? AND id <> ? AND status = ? AND document_released_at IS NULL",
+				vr.NumberIndex, v.ID, string(StatusApproved)).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("kyc: review %s: %w", r.ID, ErrDuplicateDocument)
+			}
 		}
 		nr := toReviewRow(r)
 		if err := tx.Model(&reviewRow{}).Where("id = ?", r.ID).Updates(map[string]any{
@@ -414,7 +463,47 @@ func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Rev
 		outR, outV = r, v
 		return nil
 	})
+	if db.IsUniqueViolation(err) {
+		// A concurrent approval of the same document won.
+		return Review{}, Visitor{}, fmt.Errorf("kyc: review %s: %w", reviewID, ErrDuplicateDocument)
+	}
 	return outR, outV, err
+}
+
+// ReleaseDocument implements Store.
+func (s *GormStore) ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, at time.Time) (Visitor, error) {
+	var out Visitor
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var vr visitorRow
+		err := s.db.ForUpdate(tx).Where("id = ?", visitorID).Take(&vr).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("kyc: visitor %s: %w", visitorID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		v, err := vr.visitor()
+		if err != nil {
+			return err
+		}
+		if !v.Active() {
+			return fmt.Errorf("kyc: visitor %s: %w", visitorID, ErrDocumentNotHeld)
+		}
+		at = at.UTC()
+		if err := tx.Model(&visitorRow{}).Where("id = ?", v.ID).Updates(map[string]any{
+			"document_released_at": at, "updated_at": at,
+		}).Error; err != nil {
+			return err
+		}
+		v.DocumentReleasedAt, v.UpdatedAt = at, at
+		h := history(v, staffID, "document released: "+reason, at)
+		if err := tx.Create(&h).Error; err != nil {
+			return err
+		}
+		out = v
+		return db.RunHooks(ctx, tx, v)
+	})
+	return out, err
 }
 
 // PromoteTx lifts an approved visitor who gave entry details to the

@@ -19,8 +19,11 @@ type Visitor struct {
 	Phone       string
 	Email       string
 	Entry       Entry // zero when not given
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// DocumentReleasedAt is when support staff ended the visitor's claim on
+	// its document; zero while it holds it.
+	DocumentReleasedAt time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // Document describes the visitor's travel document.
@@ -33,8 +36,9 @@ type Document struct {
 }
 
 // Active reports whether the visitor holds its document: every status but
-// rejected, since a visitor in review may still be approved.
-func (v Visitor) Active() bool { return v.Status != StatusRejected }
+// rejected (a visitor in review may still be approved), unless staff
+// released the claim.
+func (v Visitor) Active() bool { return v.Status != StatusRejected && v.DocumentReleasedAt.IsZero() }
 
 // TierWith is the tier the visitor qualifies for once card binding is
 // known: verified needs an approved passport, entry details and a verified

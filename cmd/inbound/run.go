@@ -576,6 +576,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	srv, err := httpapi.NewServer(httpapi.Deps{
 		DB: d, KV: store, Auth: svc.Auth, Vault: vlt, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Settlement: recon.HTTPReports{BaseURL: cardnetURL}, Log: log, Registry: reg,
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
+		AdminRateLimit: cfg.AdminRateLimit, AuthFailureLimit: cfg.AuthFailureLimit,
+		TrustedProxies: cfg.TrustedProxies, SeparateMetrics: cfg.MetricsAddr != "",
 	})
 	if err != nil {
 		return err
@@ -620,6 +622,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	servers := []*namedServer{
 		{name: "partner", addr: cfg.PartnerAddr, handler: srv.Partner()},
 		{name: "admin", addr: cfg.AdminAddr, handler: srv.Admin()},
+	}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, &namedServer{name: "metrics", addr: cfg.MetricsAddr, handler: srv.Metrics()})
 	}
 	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.addr)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -41,6 +42,17 @@ type Config struct {
 	AllowPrivateWebhooks bool          `env:"INBOUND_WEBHOOK_ALLOW_PRIVATE"`
 	// AdjustmentCeiling bounds the absolute value of one staff adjustment.
 	AdjustmentCeiling money.Amount `env:"INBOUND_ADJUSTMENT_CEILING"`
+	// MetricsAddr gives /metrics its own listener; empty serves it on the
+	// admin listener. Never on the partner listener.
+	MetricsAddr string `env:"INBOUND_METRICS_ADDR"`
+	// AdminRateLimit is requests per second per staff member; 0 is off.
+	AdminRateLimit int `env:"INBOUND_ADMIN_RATE_LIMIT"`
+	// AuthFailureLimit is failed authentications per minute per client
+	// address on each API before it gets 429; 0 is off.
+	AuthFailureLimit int `env:"INBOUND_AUTH_FAILURE_LIMIT"`
+	// TrustedProxies are reverse proxies (addresses or CIDRs) whose
+	// X-Forwarded-For is believed for the client address.
+	TrustedProxies []string `env:"INBOUND_TRUSTED_PROXIES"`
 }
 
 // Defaults returns the configuration with nothing set.
@@ -60,6 +72,13 @@ func Defaults() Config {
 		// CNY 5,000.00: the balance cap of a verified prepaid account; no
 		// single correction should need more.
 		AdjustmentCeiling: money.New(500000, money.CNY),
+
+		// A support agent clicking through the admin tools stays far
+		// below 20/s; a script sweeping the visitor base does not.
+		AdminRateLimit: 20,
+		// 20 wrong keys a minute is far beyond typos and misconfigured
+		// clients, and far too few to guess a 256-bit key or token.
+		AuthFailureLimit: 20,
 	}
 }
 
@@ -138,6 +157,24 @@ func Load(getenv func(string) string) (Config, error) {
 			c.AdjustmentCeiling = a
 		}
 	}
+	str("INBOUND_METRICS_ADDR", &c.MetricsAddr)
+	for name, dst := range map[string]*int{"INBOUND_ADMIN_RATE_LIMIT": &c.AdminRateLimit, "INBOUND_AUTH_FAILURE_LIMIT": &c.AuthFailureLimit} {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number >= 0", name, v))
+				continue
+			}
+			*dst = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("INBOUND_TRUSTED_PROXIES")); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
@@ -171,6 +208,20 @@ func (c Config) Validate() error {
 	for name, addr := range map[string]string{"INBOUND_PARTNER_ADDR": c.PartnerAddr, "INBOUND_ADMIN_ADDR": c.AdminAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("INBOUND_METRICS_ADDR: %q is not host:port", c.MetricsAddr))
+		} else if !strings.HasSuffix(c.MetricsAddr, ":0") && (c.MetricsAddr == c.PartnerAddr || c.MetricsAddr == c.AdminAddr) {
+			errs = append(errs, errors.New("INBOUND_METRICS_ADDR must differ from the partner and admin addresses"))
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, fmt.Errorf("INBOUND_TRUSTED_PROXIES: %q is not an address or CIDR", p))
+			}
 		}
 	}
 	// Port 0 asks the kernel for a free port, so two ":0" do not clash.
@@ -224,6 +275,10 @@ func (c Config) String() string {
 	row("INBOUND_RATE_LIMIT", strconv.Itoa(c.RateLimit))
 	row("INBOUND_LOG_LEVEL", c.LogLevel)
 	row("INBOUND_ADJUSTMENT_CEILING", c.AdjustmentCeiling.Value())
+	row("INBOUND_METRICS_ADDR", orDefault(c.MetricsAddr, "(admin listener)"))
+	row("INBOUND_ADMIN_RATE_LIMIT", strconv.Itoa(c.AdminRateLimit))
+	row("INBOUND_AUTH_FAILURE_LIMIT", strconv.Itoa(c.AuthFailureLimit))
+	row("INBOUND_TRUSTED_PROXIES", strings.Join(c.TrustedProxies, ","))
 	return b.String()
 }
 

@@ -35,6 +35,9 @@ var adminMinRole = map[string]auth.Role{
 	"POST /admin/v1/staff/:id/approve":       auth.Supervisor,
 	"POST /admin/v1/staff/:id/disable":       auth.Supervisor,
 	"POST /admin/v1/staff/:id/rotate_token":  auth.Supervisor,
+
+	// Ending a visitor's claim on its passport.
+	"POST /admin/v1/visitors/:id/release_document": auth.Agent,
 }
 
 // TestAdminRouteRoleMatrix calls every admin route as nobody, a partner,

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/go-playground/validator/v10"
 
@@ -38,10 +39,99 @@ func (s *Server) decodeJSON(body []byte, dst any) error {
 		}
 		return newError("invalid_json", "", "")
 	}
+	if err := checkText(reflect.ValueOf(dst), ""); err != nil {
+		return err
+	}
 	if err := s.validate.Struct(dst); err != nil {
 		return validationError(err)
 	}
 	return nil
+}
+
+// checkText refuses, in every string of a decoded request at any depth,
+// control characters and invisible formatting characters (Unicode Cc and
+// Cf: the bidi embeddings, overrides and isolates U+202A-202E and
+// U+2066-2069, the Arabic letter mark U+061C, zero-width U+200B-200F, the
+// BOM U+FEFF, soft hyphen...) and the line and paragraph separators. They
+// let a merchant, partner or holder name, a description or a reason display
+// as something else than what is stored (a name spoofing another in the
+// admin tools, an order number that looks like another), and no field of
+// this API needs them. Checking every string here, rather than tagging
+// fields one by one, means a new free-text field cannot be forgotten.
+func checkText(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return checkText(v.Elem(), path)
+	case reflect.String:
+		for _, r := range v.String() {
+			if invisibleRune(r) {
+				return newError("parameter_invalid", path,
+					fmt.Sprintf("%s contains a control or invisible formatting character (U+%04X).", orRoot(path), r))
+			}
+		}
+	case reflect.Struct:
+		if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
+			return nil // money and other parsed values check their own text
+		}
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name := f.Name
+			if tag, ok := f.Tag.Lookup("json"); ok {
+				n, _, _ := strings.Cut(tag, ",")
+				if n == "-" {
+					continue
+				}
+				if n != "" {
+					name = n
+				}
+			}
+			p := join(path, name)
+			if f.Anonymous {
+				p = path
+			}
+			if err := checkText(v.Field(i), p); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		for i := 0; i < v.Len(); i++ {
+			if err := checkText(v.Index(i), path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			k := fmt.Sprint(iter.Key().Interface())
+			if err := checkText(iter.Key(), join(path, k)); err != nil {
+				return err
+			}
+			if err := checkText(iter.Value(), join(path, k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// invisibleRune reports the characters checkText refuses.
+func invisibleRune(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r >= 0x200B && r <= 0x200F,
+		r == 0xFEFF, r == 0x061C, r == 0x2028, r == 0x2029:
+		return true
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf)
 }
 
 func orRoot(p string) string {

@@ -153,6 +153,8 @@ var errorTable = []mapping{
 	{err: kyc.ErrEntryInvalid, code: "parameter_invalid", param: "entry"},
 	{err: kyc.ErrNotFound, code: "resource_missing"},
 	{err: kyc.ErrDuplicateDocument, code: "duplicate_document"},
+	{err: kyc.ErrDocumentNotHeld, code: "invalid_state"},
+	{err: kyc.ErrInvalidRelease, code: "parameter_invalid", param: "reason"},
 	{err: kyc.ErrReviewClosed, code: "invalid_state"},
 	{err: kyc.ErrInvalidDecision, code: "parameter_invalid", param: "decision"},
 	{err: prepaid.ErrNotFound, code: "resource_missing"},

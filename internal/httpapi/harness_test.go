@@ -55,7 +55,11 @@ func newAPI(t *testing.T, b testenv.Backend, mutate ...func(*Deps)) *api {
 	}
 	authSvc := svc.Auth
 	d := Deps{DB: b.DB, KV: b.KV, Auth: authSvc, Vault: v, Webhooks: svc.Webhooks, KYC: svc.KYC, Accounts: svc.Accounts, FX: svc.FX, Cards: svc.Cards, Ledger: svc.Ledger, Adjustments: svc.Adjustments, Prepaid: svc.Prepaid, Escrow: svc.Escrow, Settlement: recon.HTTPReports{BaseURL: network.URL}, Log: log,
-		Registry: prometheus.NewRegistry(), RateLimit: 0}
+		Registry: prometheus.NewRegistry(), RateLimit: 0,
+		// High enough for tests that send many requests (and failed
+		// authentications) from 127.0.0.1, but on, so every test runs
+		// through the throttles; their own tests set low values.
+		AuthFailureLimit: 10000, AdminRateLimit: 10000}
 	for _, m := range mutate {
 		m(&d)
 	}

@@ -105,19 +105,27 @@ func bodyOf(c *gin.Context) []byte {
 	return b
 }
 
+// bearer returns the credentials of an "Authorization: Bearer <token>"
+// header. The scheme name is case-insensitive (RFC 9110 section 11.1) and
+// may be followed by any run of spaces; anything else (another scheme, no
+// space, a token with spaces in it) gives "" or a token that fails.
 func bearer(c *gin.Context) string {
-	h := c.GetHeader("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
+	h := strings.TrimSpace(c.GetHeader("Authorization"))
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""
 	}
-	return strings.TrimSpace(tok)
+	return strings.TrimLeft(tok, " ")
 }
 
 // partnerAuth puts the partner owning the bearer key on the context.
 func (s *Server) partnerAuth(c *gin.Context) {
+	if s.authLockedOut(c, "partner") {
+		return
+	}
 	p, err := s.Auth.AuthenticatePartner(c.Request.Context(), bearer(c))
 	if err != nil {
+		s.authFailed(c, "partner", err)
 		c.Header("WWW-Authenticate", `Bearer realm="inbound"`)
 		s.fail(c, err)
 		return
@@ -128,14 +136,74 @@ func (s *Server) partnerAuth(c *gin.Context) {
 
 // staffAuth puts the staff member owning the bearer token on the context.
 func (s *Server) staffAuth(c *gin.Context) {
+	if s.authLockedOut(c, "admin") {
+		return
+	}
 	st, err := s.Auth.AuthenticateStaff(c.Request.Context(), bearer(c))
 	if err != nil {
+		s.authFailed(c, "admin", err)
 		c.Header("WWW-Authenticate", `Bearer realm="inbound-admin"`)
 		s.fail(c, err)
 		return
 	}
 	c.Set(ctxStaff, st)
 	c.Next()
+}
+
+// authFailureLimit is the budget of failed authentications per client
+// address and API: AuthFailureLimit per AuthFailureWindow (GCRA, so it
+// refills steadily, one failure every window/limit).
+func (s *Server) authFailureLimit() redis_rate.Limit {
+	return redis_rate.Limit{Rate: s.AuthFailureLimit, Burst: s.AuthFailureLimit, Period: s.AuthFailureWindow}
+}
+
+func (s *Server) authFailureKey(c *gin.Context, api string) string {
+	// ClientIP honours forwarding headers only from TrustedProxies (none
+	// by default), so a client cannot pick a fresh address per attempt.
+	return s.KV.Key("authfail", api, c.ClientIP())
+}
+
+// authLockedOut answers 429 when the client address has used up its
+// budget of failed authentications on this API. Like the lockouts of
+// Stripe's and GitHub's APIs, the lockout holds even for correct
+// credentials, so a guesser learns nothing until the budget refills; only
+// failures are counted, so well-behaved clients are never affected. If
+// Redis fails the request goes on, as with the partner rate limit.
+func (s *Server) authLockedOut(c *gin.Context, api string) bool {
+	if s.AuthFailureLimit <= 0 {
+		return false
+	}
+	limit := s.authFailureLimit()
+	// A cost of 0 reads the budget without spending any of it.
+	res, err := s.limiter.AllowN(c.Request.Context(), s.authFailureKey(c, api), limit, 0)
+	if err != nil {
+		s.Log.WarnContext(c.Request.Context(), "auth failure limiter unavailable", "err", err)
+		return false
+	}
+	if res.Remaining >= 1 {
+		return false
+	}
+	// The budget is below one failure: the next one is available once
+	// the bucket has drained to Burst-1 failures.
+	perFailure := limit.Period / time.Duration(limit.Rate)
+	s.tooMany(c, res.ResetAfter-time.Duration(limit.Burst-1)*perFailure)
+	return true
+}
+
+// authFailed spends one failure of the client address's budget.
+func (s *Server) authFailed(c *gin.Context, api string, err error) {
+	if s.AuthFailureLimit <= 0 || !errors.Is(err, auth.ErrUnauthenticated) {
+		return
+	}
+	if _, err := s.limiter.AllowN(c.Request.Context(), s.authFailureKey(c, api), s.authFailureLimit(), 1); err != nil {
+		s.Log.WarnContext(c.Request.Context(), "auth failure limiter unavailable", "err", err)
+	}
+}
+
+// tooMany answers 429 rate_limited with Retry-After in whole seconds.
+func (s *Server) tooMany(c *gin.Context, wait time.Duration) {
+	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	s.fail(c, newError("rate_limited", "", ""))
 }
 
 // role refuses staff below min.
@@ -168,8 +236,32 @@ func (s *Server) rateLimit(c *gin.Context) {
 	c.Header("RateLimit-Limit", strconv.Itoa(s.RateLimit))
 	c.Header("RateLimit-Remaining", strconv.Itoa(res.Remaining))
 	if res.Allowed == 0 {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.RetryAfter.Seconds())))))
-		s.fail(c, newError("rate_limited", "", ""))
+		s.tooMany(c, res.RetryAfter)
+		return
+	}
+	c.Next()
+}
+
+// staffRateLimit allows AdminRateLimit requests per second per staff
+// member on the admin API (GCRA, burst equal to the rate): a leaked or
+// scripted staff token cannot sweep the visitor base. Like rateLimit, it
+// lets requests through when Redis fails.
+func (s *Server) staffRateLimit(c *gin.Context) {
+	if s.AdminRateLimit <= 0 {
+		c.Next()
+		return
+	}
+	st, _ := staffOf(c)
+	res, err := s.limiter.Allow(c.Request.Context(), s.KV.Key("rate_staff", st.ID), redis_rate.PerSecond(s.AdminRateLimit))
+	if err != nil {
+		s.Log.WarnContext(c.Request.Context(), "rate limiter unavailable", "err", err)
+		c.Next()
+		return
+	}
+	c.Header("RateLimit-Limit", strconv.Itoa(s.AdminRateLimit))
+	c.Header("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	if res.Allowed == 0 {
+		s.tooMany(c, res.RetryAfter)
 		return
 	}
 	c.Next()

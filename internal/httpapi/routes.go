@@ -44,7 +44,7 @@ func (s *Server) partnerRoutes(r *gin.Engine) {
 
 // adminRoutes lists the whole admin API (API.md §3).
 func (s *Server) adminRoutes(r *gin.Engine) {
-	a := r.Group("/admin/v1", s.staffAuth)
+	a := r.Group("/admin/v1", s.staffAuth, s.staffRateLimit)
 	viewer := a.Group("", s.role(auth.Viewer))
 	supervisor := a.Group("", s.role(auth.Supervisor), s.idempotent(false))
 
@@ -60,6 +60,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	agent.POST("/reviews/:id/decision", s.decideReview)
 	agent.POST("/visitors/:id/freeze", s.freezeVisitor)
 	agent.POST("/visitors/:id/unfreeze", s.unfreezeVisitor)
+	agent.POST("/visitors/:id/release_document", s.releaseDocument)
 	agent.POST("/adjustments", s.proposeAdjustment)
 	agent.POST("/payments/:id/resolve", s.resolvePayment)
 	viewer.GET("/adjustments/:id", s.getAdjustment)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -58,6 +59,24 @@ type Deps struct {
 	RateLimit    int
 	MaxBodyBytes int64
 	Now          func() time.Time
+
+	// AdminRateLimit is requests per second per staff member on the admin
+	// API; 0 turns it off.
+	AdminRateLimit int
+	// AuthFailureLimit is how many failed authentications one client
+	// address may make per AuthFailureWindow on each API before it is
+	// refused with 429 (even with correct credentials) until the budget
+	// refills; 0 turns it off.
+	AuthFailureLimit int
+	// AuthFailureWindow is the window of AuthFailureLimit; 0 is a minute.
+	AuthFailureWindow time.Duration
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client; empty trusts none, so the client
+	// address is the peer's.
+	TrustedProxies []string
+	// SeparateMetrics serves /metrics only through Metrics (its own
+	// listener) instead of on the admin API.
+	SeparateMetrics bool
 }
 
 // Server holds the shared state of both routers.
@@ -80,6 +99,12 @@ func NewServer(d Deps) (*Server, error) {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
+	if d.AuthFailureWindow <= 0 {
+		d.AuthFailureWindow = time.Minute
+	}
+	if err := gin.New().SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
+	}
 	m, err := newMetrics(d.Registry)
 	if err != nil {
 		return nil, err
@@ -100,12 +125,13 @@ func (s *Server) engine(api string) *gin.Engine {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
+	// Checked in NewServer.
+	_ = r.SetTrustedProxies(s.TrustedProxies)
 	r.Use(s.requestID, s.observe(api), s.recoverPanic, s.limitBody)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, newError("route_not_found", "", "")) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, newError("method_not_allowed", "", "")) })
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metrics.handler))
 	r.GET("/openapi.json", s.openapi)
 	return r
 }
@@ -117,10 +143,28 @@ func (s *Server) Partner() http.Handler {
 	return r
 }
 
-// Admin is the admin API handler (default :8081).
+// Admin is the admin API handler (default :8081). It serves /metrics too,
+// unless SeparateMetrics: the metrics describe traffic of every partner and
+// are not for the partner port.
 func (s *Server) Admin() http.Handler {
 	r := s.engine("admin")
+	if !s.SeparateMetrics {
+		r.GET("/metrics", gin.WrapH(s.metrics.handler))
+	}
 	s.adminRoutes(r)
+	return r
+}
+
+// Metrics is the handler of a dedicated metrics listener: /metrics only.
+func (s *Server) Metrics() http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(s.requestID, s.recoverPanic)
+	r.NoRoute(func(c *gin.Context) { s.fail(c, newError("route_not_found", "", "")) })
+	r.NoMethod(func(c *gin.Context) { s.fail(c, newError("method_not_allowed", "", "")) })
+	r.GET("/metrics", gin.WrapH(s.metrics.handler))
 	return r
 }
 

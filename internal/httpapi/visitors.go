@@ -59,7 +59,20 @@ type visitorResponse struct {
 	Phone       string          `json:"phone,omitempty"`
 	Email       string          `json:"email,omitempty"`
 	Account     *accountSummary `json:"account"`
-	CreatedAt   time.Time       `json:"created_at"`
+	// DocumentReleasedAt is shown to staff only: when a staff member ended
+	// the visitor's claim on its passport.
+	DocumentReleasedAt *time.Time `json:"document_released_at,omitempty"`
+	CreatedAt          time.Time  `json:"created_at"`
+}
+
+// forStaff adds to a rendered visitor what only support staff see.
+func (r visitorResponse) forStaff(v kyc.Visitor) visitorResponse {
+	r.Partner = v.PartnerID
+	if !v.DocumentReleasedAt.IsZero() {
+		t := v.DocumentReleasedAt
+		r.DocumentReleasedAt = &t
+	}
+	return r
 }
 
 func renderVisitor(v kyc.Visitor, acct *prepaid.Account) visitorResponse {
@@ -179,8 +192,41 @@ func (s *Server) adminGetVisitor(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out.Partner = v.PartnerID
-	s.respond(c, http.StatusOK, out)
+	s.respond(c, http.StatusOK, out.forStaff(v))
+}
+
+// releaseDocument ends a visitor's claim on its passport (agent), so that
+// another visitor with the same passport can be approved; audited.
+func (s *Server) releaseDocument(c *gin.Context) {
+	var req reasonOnly
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, _ := staffOf(c)
+	ctx := s.txResponseTx(c.Request.Context(), c, http.StatusOK, func(tx *db.Tx, r any) (any, error) {
+		v := r.(kyc.Visitor)
+		out, err := s.renderVisitorTx(tx, v)
+		if err != nil {
+			return nil, err
+		}
+		return out.(visitorResponse).forStaff(v), nil
+	})
+	ctx = s.audited(ctx, c, "visitor.release_document", req.Reason, func(r any) (string, audit.Summary) {
+		v := r.(kyc.Visitor)
+		return v.ID, audit.Summary{Object: "visitor", ID: v.ID, Status: string(v.Status), Changed: []string{"document_released_at"}}
+	})
+	v, err := s.KYC.ReleaseDocument(ctx, c.Param("id"), st.ID, req.Reason)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out, err := s.visitorWithAccount(c, v, "")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.respond(c, http.StatusOK, out.forStaff(v))
 }
 
 // adminFindVisitors looks a passport up through its keyed hash: an exact
@@ -207,8 +253,7 @@ func (s *Server) adminFindVisitors(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		r.Partner = v.PartnerID
-		out = append(out, r)
+		out = append(out, r.forStaff(v))
 	}
 	s.respond(c, http.StatusOK, newList(out, false, func(v visitorResponse) string { return v.ID }))
 }

@@ -56,14 +56,20 @@ func TestVisitorOnboarding(t *testing.T) {
 		if g := do(t, "GET", a.partner.URL+"/v1/visitors/"+id, a.partnerKey, ""); g.Status != 200 || g.json(t)["id"] != id {
 			t.Fatalf("get: %d %s", g.Status, g.Body)
 		}
-		// Another partner sees nothing, and cannot register the same passport.
+		// Another partner sees nothing; its application for the same
+		// passport goes to review, and the same partner's second one is 409.
 		other, otherKey, _ := a.srv.Auth.CreatePartner(context.Background(), ids.New(ids.Partner), "Other", "")
 		_ = other
 		if g := do(t, "GET", a.partner.URL+"/v1/visitors/"+id, otherKey, ""); g.Status != 404 || g.errCode(t) != "resource_missing" {
 			t.Fatalf("cross-partner get: %d %s", g.Status, g.Body)
 		}
-		if d := a.createVisitor(t, otherKey, anna, ""); d.Status != 409 || d.errCode(t) != "duplicate_document" || strings.Contains(string(d.Body), id) {
+		if d := a.createVisitor(t, otherKey, anna, ""); d.Status != 201 || strings.Contains(string(d.Body), id) {
 			t.Fatalf("duplicate: %d %s", d.Status, d.Body)
+		} else if st, rs := kycOf(t, d); st != "review" || rs != "duplicate_document" {
+			t.Fatalf("duplicate: %s", d.Body)
+		}
+		if d := a.createVisitor(t, a.partnerKey, anna, ""); d.Status != 409 || d.errCode(t) != "duplicate_document" {
+			t.Fatalf("same-partner duplicate: %d %s", d.Status, d.Body)
 		}
 
 		// Staff lookup through the keyed hash.
@@ -86,7 +92,7 @@ func TestVisitorOnboarding(t *testing.T) {
 
 		var events []string
 		b.DB.Gorm.Raw("SELECT type FROM events ORDER BY id").Scan(&events)
-		if strings.Join(events, ",") != "visitor.approved" {
+		if strings.Join(events, ",") != "visitor.approved,visitor.review" {
 			t.Fatalf("events %v", events)
 		}
 	})

@@ -37,7 +37,7 @@ var EventTypes = []string{
 // Errors of the package.
 var (
 	ErrInvalidURL      = errors.New("webhook: url must be an absolute http(s) URL")
-	ErrPrivateURL      = errors.New("webhook: url resolves to a private, loopback or link-local address")
+	ErrPrivateURL      = errors.New("webhook: url resolves to an address that is not public unicast")
 	ErrInvalidEvents   = errors.New("webhook: events must be known event types or \"*\"")
 	ErrNotFound        = errors.New("webhook: endpoint not found")
 	ErrTooManyEndpoint = errors.New("webhook: at most 16 endpoints per partner")
@@ -125,10 +125,9 @@ var Backoff = []time.Duration{
 	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 8 * time.Hour,
 }
 
-// CheckURL validates an endpoint URL. Unless allowPrivate, the host must not
-// be or resolve to a loopback, private, link-local, unspecified or
-// multicast address (SSRF): the dispatcher checks again at dial time, since
-// DNS answers can change.
+// CheckURL validates an endpoint URL. Unless allowPrivate, the host must be
+// or resolve only to public unicast addresses (see publicAddr; SSRF): the
+// dispatcher checks again at dial time, since DNS answers can change.
 func CheckURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.Resolver) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(raw) > 2048 {
@@ -160,29 +159,122 @@ func CheckURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.
 	return nil
 }
 
+// publicAddr reports whether ip is a public unicast address a webhook may
+// be delivered to. It is an allowlist: IPv4 must be outside every
+// special-purpose block, IPv6 must be global unicast (2000::/3) outside the
+// special-purpose blocks. An IPv4-mapped address (::ffff:a.b.c.d) is the
+// IPv4 address itself and is judged as such. Transition addresses that
+// embed an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible) are always
+// refused: the embedded address is unwrapped and must be public too, but
+// even then a relay or translator we do not control would carry the
+// request, and no webhook receiver needs one, so refusing is the safe side.
 func publicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
-		!ip.IsLinkLocalMulticast() && !ip.IsUnspecified() && !ip.IsMulticast() && !ip.IsInterfaceLocalMulticast() &&
-		!sharedOrReserved(ip)
+	return addrProblem(ip) == ""
 }
 
-var reserved = []netip.Prefix{
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("64:ff9b::/96"), // NAT64 can reach IPv4 private space
-}
-
-func sharedOrReserved(ip netip.Addr) bool {
-	for _, p := range reserved {
-		if p.Contains(ip) {
-			return true
+// addrProblem says why ip is not a public target, or "" when it is.
+func addrProblem(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return "invalid address"
+	}
+	if ip.Zone() != "" {
+		return "scoped address"
+	}
+	if ip.Is4In6() {
+		ip = ip.Unmap()
+	}
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		return "loopback or unspecified address"
+	}
+	if ip.Is4() {
+		for _, p := range specialV4 {
+			if p.Contains(ip) {
+				return "special-purpose IPv4 " + p.String()
+			}
+		}
+		return ""
+	}
+	for _, t := range transitionV6 {
+		if t.prefix.Contains(ip) {
+			if v4, ok := t.embedded(ip); ok && addrProblem(v4) != "" {
+				return "IPv6 transition address " + t.prefix.String() + " embedding non-public " + v4.String()
+			}
+			return "IPv6 transition address " + t.prefix.String()
 		}
 	}
-	return false
+	if !globalUnicastV6.Contains(ip) {
+		return "IPv6 outside global unicast 2000::/3"
+	}
+	for _, p := range specialV6 {
+		if p.Contains(ip) {
+			return "special-purpose IPv6 " + p.String()
+		}
+	}
+	return ""
+}
+
+// specialV4 are the IANA IPv4 special-purpose blocks that are not
+// globally reachable unicast (RFC 6890 and its updates).
+var specialV4 = prefixes(
+	"0.0.0.0/8",       // this network
+	"10.0.0.0/8",      // private
+	"100.64.0.0/10",   // carrier-grade NAT
+	"127.0.0.0/8",     // loopback
+	"169.254.0.0/16",  // link-local (cloud metadata)
+	"172.16.0.0/12",   // private
+	"192.0.0.0/24",    // IETF protocol assignments
+	"192.0.2.0/24",    // documentation TEST-NET-1
+	"192.88.99.0/24",  // 6to4 relay anycast (deprecated)
+	"192.168.0.0/16",  // private
+	"198.18.0.0/15",   // benchmarking
+	"198.51.100.0/24", // documentation TEST-NET-2
+	"203.0.113.0/24",  // documentation TEST-NET-3
+	"224.0.0.0/4",     // multicast
+	"240.0.0.0/4",     // reserved, and 255.255.255.255 broadcast
+)
+
+var globalUnicastV6 = netip.MustParsePrefix("2000::/3")
+
+// specialV6 are the special-purpose blocks inside 2000::/3 that are not a
+// public receiver (the transition ranges are handled apart).
+var specialV6 = prefixes(
+	"2001::/23",     // IETF protocol assignments (Teredo, benchmarking, ORCHID, ...)
+	"2001:db8::/32", // documentation
+	"3fff::/20",     // documentation (RFC 9637)
+)
+
+// transition is an IPv6 range that carries an IPv4 address inside.
+type transition struct {
+	prefix   netip.Prefix
+	embedded func(netip.Addr) (netip.Addr, bool)
+}
+
+var transitionV6 = []transition{
+	{netip.MustParsePrefix("64:ff9b::/96"), lastFour},   // NAT64 well-known prefix (RFC 6052)
+	{netip.MustParsePrefix("64:ff9b:1::/48"), lastFour}, // NAT64 local-use prefix (RFC 8215)
+	{netip.MustParsePrefix("2002::/16"), func(ip netip.Addr) (netip.Addr, bool) { // 6to4 (RFC 3056)
+		b := ip.As16()
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}},
+	{netip.MustParsePrefix("2001::/32"), func(ip netip.Addr) (netip.Addr, bool) { // Teredo (RFC 4380): server, and client obfuscated
+		b := ip.As16()
+		return netip.AddrFrom4([4]byte{b[4], b[5], b[6], b[7]}), true
+	}},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), lastFour}, // IPv4-translated (RFC 2765)
+	{netip.MustParsePrefix("::/96"), lastFour},           // IPv4-compatible (deprecated), also :: and ::1
+}
+
+func lastFour(ip netip.Addr) (netip.Addr, bool) {
+	b := ip.As16()
+	return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+}
+
+func prefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
 }
 
 // dialControl refuses connections to non-public addresses at dial time.
@@ -192,8 +284,11 @@ func dialControl(allowPrivate bool) func(network, address string, _ syscall.RawC
 			return nil
 		}
 		ap, err := netip.ParseAddrPort(address)
-		if err != nil || !publicAddr(ap.Addr()) {
+		if err != nil {
 			return ErrPrivateURL
+		}
+		if why := addrProblem(ap.Addr()); why != "" {
+			return fmt.Errorf("%w: %s", ErrPrivateURL, why)
 		}
 		return nil
 	}

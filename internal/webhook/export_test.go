@@ -1,0 +1,4 @@
+package webhook
+
+// DialControl exposes the dial-time check to the external tests.
+var DialControl = dialControl
