@@ -322,6 +322,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if n > 0 {
 			log.InfoContext(ctx, "expired idempotency keys", "count", n)
 		}
+		if err != nil {
+			return err
+		}
+		// Unkeyed fingerprints written by a replica of an older version
+		// during a rolling upgrade.
+		n, err = idem.ClearLegacyFingerprints(ctx)
+		if n > 0 {
+			log.WarnContext(ctx, "cleared unkeyed idempotency fingerprints", "count", n)
+		}
 		return err
 	}})
 
