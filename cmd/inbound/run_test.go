@@ -288,3 +288,45 @@ func TestLedgerVerifySubcommand(t *testing.T) {
 		t.Fatal("ledger without verb accepted")
 	}
 }
+
+// TestStartupNeverPrintsCredentials starts the service with credentials in
+// every URL-valued setting, each pointing where the start fails, and checks
+// the error, the log and the output; and `inbound config` with all of them.
+func TestStartupNeverPrintsCredentials(t *testing.T) {
+	cases := []struct {
+		name   string
+		env    map[string]string
+		secret string
+	}{
+		{"database userinfo", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound:Pw0rdDB1@127.0.0.1:1/inbound?connect_timeout=2"}, "Pw0rdDB1"},
+		{"database password query", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound@127.0.0.1:1/inbound?password=Pw0rdDB2&sslpassword=Pw0rdDB3&connect_timeout=2"}, "Pw0rdDB"},
+		{"redis password", map[string]string{"INBOUND_REDIS_URL": "redis://default:Pw0rdRD1@127.0.0.1:1/0"}, "Pw0rdRD1"},
+		{"fx rates token", map[string]string{"INBOUND_FX_RATES": "http://127.0.0.1:1/rates.json?api_key=Pw0rdFX1"}, "Pw0rdFX1"},
+		{"fx rates userinfo", map[string]string{"INBOUND_FX_RATES": "http://feed:Pw0rdFX2@127.0.0.1:1/rates.json"}, "Pw0rdFX2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := loopbackEnv(t)
+			env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
+			for k, v := range c.env {
+				env[k] = v
+			}
+			getenv := func(k string) string { return env[k] }
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, []string{"serve"}, getenv, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("started against an unreachable service")
+			}
+			all := err.Error() + "\n" + stdout.String() + "\n" + stderr.String()
+			if strings.Contains(all, c.secret) {
+				t.Fatalf("start printed a credential:\n%s", all)
+			}
+			stdout.Reset()
+			if err := run(ctx, []string{"config"}, getenv, &stdout, io.Discard); err != nil || strings.Contains(stdout.String(), c.secret) {
+				t.Fatalf("config: %v\n%s", err, stdout.String())
+			}
+		})
+	}
+}
