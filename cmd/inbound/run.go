@@ -22,6 +22,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/config"
+	"github.com/inbound-gateway/inbound/internal/datadir"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/httpapi"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
@@ -59,13 +60,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, cfg, log, stdout)
 	case "migrate":
-		return migrate(ctx, cfg, stdout)
+		return migrate(ctx, cfg, log, stdout)
 	case "partners":
-		return partnersCmd(ctx, cfg, args, stdout)
+		return partnersCmd(ctx, cfg, log, args, stdout)
 	case "staff":
-		return staffCmd(ctx, cfg, args, stdout)
+		return staffCmd(ctx, cfg, log, args, stdout)
 	case "ledger":
-		return ledgerCmd(ctx, cfg, args, stdout)
+		return ledgerCmd(ctx, cfg, log, args, stdout)
 	case "config":
 		fmt.Fprint(stdout, cfg.String())
 		return nil
@@ -84,8 +85,8 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 }
 
 // openDB opens and migrates the configured database.
-func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
-	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.DB, error) {
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +97,8 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 	return d, nil
 }
 
-func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
-	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	return nil
 }
 
-func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func partnersCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: inbound partners create -name NAME")
 	}
@@ -120,7 +121,7 @@ func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout i
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout i
 	return nil
 }
 
-func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func staffCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: inbound staff create -name NAME -role viewer|agent|supervisor")
 	}
@@ -147,7 +148,7 @@ func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.W
 	if err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -162,11 +163,11 @@ func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.W
 
 // ledgerCmd runs `inbound ledger verify`: every ledger invariant over one
 // snapshot; a break is an error (exit status 1) listing each one.
-func ledgerCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "verify" {
 		return errors.New("usage: inbound ledger verify")
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -196,16 +197,18 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		}
 		return k, nil
 	}
+	// The key decrypts every PAN: its directory and file are private,
+	// narrowed if an older version or an operator left them wider.
+	if err := datadir.Prepare(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(cfg.DataDir, "master.key")
 	if b, err := os.ReadFile(path); err == nil {
 		log.Warn("INBOUND_MASTER_KEY not set: using the development key from the data dir", "path", path)
 		return vault.ParseKey(string(b))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, err
-	}
 	k := vault.GenerateKey()
-	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+	if err := datadir.WriteFile(path, []byte(k+"\n")); err != nil {
 		return nil, fmt.Errorf("write dev master key: %w", err)
 	}
 	log.Warn("INBOUND_MASTER_KEY not set: generated a development key into the data dir; set INBOUND_MASTER_KEY in production", "path", path)
@@ -231,7 +234,7 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, stdout
 		} else {
 			dc = devCredentials{PartnerKey: auth.NewSecret("sk_"), StaffToken: auth.NewSecret("st_")}
 			b, _ := json.MarshalIndent(dc, "", "  ")
-			if err := os.WriteFile(path, b, 0o600); err != nil {
+			if err := datadir.WriteFile(path, b); err != nil {
 				return fmt.Errorf("write dev credentials: %w", err)
 			}
 		}
@@ -262,7 +265,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

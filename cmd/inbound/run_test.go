@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -328,5 +331,52 @@ func TestStartupNeverPrintsCredentials(t *testing.T) {
 				t.Fatalf("config: %v\n%s", err, stdout.String())
 			}
 		})
+	}
+}
+
+// TestEmbeddedDataDirIsPrivate starts in embedded mode in a data dir that
+// already exists with mode 0755, under umask 022: the dir ends 0700 with a
+// warning, and everything written there (database, -wal, -shm, generated
+// master key, development credentials) is 0600.
+func TestEmbeddedDataDirIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	env := loopbackEnv(t)
+	dir := filepath.Join(env["INBOUND_DATA_DIR"], "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env["INBOUND_DATA_DIR"] = dir
+	in := start(t, env)
+	// A write, so the -wal and -shm files exist.
+	if m := credRE.FindStringSubmatch(in.stdout.String()); m == nil || get(t, in.admin+"/admin/v1/audit", m[2]) != 200 {
+		t.Fatalf("no working credentials:\n%s", in.stdout)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir %v %v", fi.Mode(), err)
+	}
+	if !strings.Contains(in.stderr.String(), "data directory was accessible to other users") {
+		t.Errorf("no warning about the wide data dir:\n%s", in.stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[e.Name()] = true
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", e.Name(), info.Mode().Perm())
+		}
+	}
+	for _, want := range []string{"inbound.db", "inbound.db-wal", "inbound.db-shm", "master.key", "credentials.json"} {
+		if !seen[want] {
+			t.Errorf("%s not written (found %v)", want, seen)
+		}
 	}
 }
