@@ -152,7 +152,8 @@ func fallback(s string) string {
 
 // Err masks the URL carried by a *url.Error in err's chain (what an
 // http.Client returns): net/http drops a userinfo password from it, but
-// not a token in the query. It returns err.
+// not a token in the query. It returns err. Call it before wrapping:
+// fmt.Errorf renders the text of what it wraps at once.
 func Err(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

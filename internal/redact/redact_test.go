@@ -1,6 +1,9 @@
 package redact_test
 
 import (
+	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -52,5 +55,22 @@ func TestURL(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestErr(t *testing.T) {
+	_, parseErr := url.Parse("redis://u:Pw0rd1@cache:port/0")
+	_, getErr := http.Get("http://127.0.0.1:1/rates.json?api_key=Pw0rd2")
+	for _, err := range []error{parseErr, getErr} {
+		if err == nil {
+			t.Fatal("no error to redact")
+		}
+		// As the callers do: redact, then wrap (wrapping renders the text).
+		if s := fmt.Errorf("wrapped: %w", redact.Err(err)).Error(); strings.Contains(s, "Pw0rd") {
+			t.Errorf("error still shows a credential: %s", s)
+		}
+	}
+	if redact.Err(nil) != nil {
+		t.Error("nil error became non-nil")
 	}
 }
