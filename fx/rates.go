@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/redact"
 )
 
 // Table is a set of mid-market rates, CNY per one unit of each card
@@ -319,19 +320,20 @@ func NewURLSource(url string, client *http.Client) *URLSource {
 func (s *URLSource) Rates(ctx context.Context) (Table, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return Table{}, fmt.Errorf("fx: rates URL: %w", err)
+		return Table{}, fmt.Errorf("fx: rates URL: %w", redact.Err(err))
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return Table{}, fmt.Errorf("fx: rates URL: %w", err)
+		return Table{}, fmt.Errorf("fx: rates URL: %w", redact.Err(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDocument))
-		return Table{}, fmt.Errorf("fx: rates URL %s: status %d", s.url, resp.StatusCode)
+		return Table{}, fmt.Errorf("fx: rates URL %s: status %d", redact.URL(s.url), resp.StatusCode)
 	}
-	return ParseTable(resp.Body, s.url)
+	// The label shows in errors and logs: never the credentials.
+	return ParseTable(resp.Body, redact.URL(s.url))
 }
 
 // Cache keeps the last good Table of a slower source and asks it again once

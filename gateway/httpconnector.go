@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/redact"
 )
 
 // DefaultTimeout is how long the HTTP connector waits for an answer when
@@ -35,7 +36,7 @@ type HTTPConnector struct {
 func NewHTTPConnector(baseURL string, timeout time.Duration, client *http.Client) (*HTTPConnector, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("gateway: cardnet URL %q: want http(s)://host[:port]", baseURL)
+		return nil, fmt.Errorf("gateway: cardnet URL %q: want http(s)://host[:port]", redact.URL(baseURL))
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -233,7 +234,7 @@ func noAnswer(ctx context.Context, what string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%w: %s: %w", ErrTimeout, what, ctxErr)
 	}
-	return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, redact.Err(err))
 }
 
 func errorText(raw []byte) string {

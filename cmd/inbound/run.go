@@ -26,6 +26,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/config"
+	"github.com/inbound-gateway/inbound/internal/datadir"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/httpapi"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
@@ -71,13 +72,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, cfg, log, stdout)
 	case "migrate":
-		return migrate(ctx, cfg, stdout)
+		return migrate(ctx, cfg, log, stdout)
 	case "partners":
-		return partnersCmd(ctx, cfg, args, stdout)
+		return partnersCmd(ctx, cfg, log, args, stdout)
 	case "staff":
-		return staffCmd(ctx, cfg, args, stdout)
+		return staffCmd(ctx, cfg, log, args, stdout)
 	case "ledger":
-		return ledgerCmd(ctx, cfg, args, stdout)
+		return ledgerCmd(ctx, cfg, log, args, stdout)
 	case "keys":
 		return keysCmd(ctx, cfg, log, args, stdout)
 	case "config":
@@ -98,8 +99,8 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 }
 
 // openDB opens and migrates the configured database.
-func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
-	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.DB, error) {
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +111,8 @@ func openDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
 	return d, nil
 }
 
-func migrate(ctx context.Context, cfg config.Config, stdout io.Writer) error {
-	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func staffSummary(changed ...string) func(any) (string, audit.Summary) {
 	}
 }
 
-func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func partnersCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("usage: inbound partners create -name NAME [-reason REASON]")
 	}
@@ -155,7 +156,7 @@ func partnersCmd(ctx context.Context, cfg config.Config, args []string, stdout i
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ const staffUsage = `usage: inbound staff create -name NAME -role viewer|agent|su
 // staffCmd manages staff from the command line. It is the operator's way
 // in: a supervisor created here needs no second supervisor (there may be
 // none yet), which is why every action is audited as system:cli.
-func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func staffCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(staffUsage)
 	}
@@ -210,7 +211,7 @@ func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.W
 	} else if *id == "" || strings.TrimSpace(*reason) == "" {
 		return fmt.Errorf("staff %s needs -id and -reason\n%s", action, staffUsage)
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -244,11 +245,11 @@ func staffCmd(ctx context.Context, cfg config.Config, args []string, stdout io.W
 
 // ledgerCmd runs `inbound ledger verify`: every ledger invariant over one
 // snapshot; a break is an error (exit status 1) listing each one.
-func ledgerCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+func ledgerCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "verify" {
 		return errors.New("usage: inbound ledger verify")
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -289,16 +290,18 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	if !cfg.Embedded() {
 		return nil, errNoMasterKey
 	}
+	// The key decrypts every PAN: its directory and file are private,
+	// narrowed if an older version or an operator left them wider.
+	if err := datadir.Prepare(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(cfg.DataDir, "master.key")
 	if b, err := os.ReadFile(path); err == nil {
 		log.Warn("INBOUND_MASTER_KEY not set: using the development key from the data dir", "path", path)
 		return vault.ParseKey(string(b))
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, err
-	}
 	k := vault.GenerateKey()
-	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+	if err := datadir.WriteFile(path, []byte(k+"\n")); err != nil {
 		return nil, fmt.Errorf("write dev master key: %w", err)
 	}
 	log.Warn("INBOUND_MASTER_KEY not set: generated a development key into the data dir; set INBOUND_MASTER_KEY in production", "path", path)
@@ -334,7 +337,7 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		if err != nil {
 			return err
 		}
-		d, err := openDB(ctx, cfg)
+		d, err := openDB(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
@@ -362,7 +365,7 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		if err != nil {
 			return err
 		}
-		d, err := openDB(ctx, cfg)
+		d, err := openDB(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
@@ -445,7 +448,7 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, log *s
 		} else {
 			dc = devCredentials{PartnerKey: auth.NewSecret("sk_"), StaffToken: auth.NewSecret("st_")}
 			b, _ := json.MarshalIndent(dc, "", "  ")
-			if err := os.WriteFile(path, b, 0o600); err != nil {
+			if err := datadir.WriteFile(path, b); err != nil {
 				return fmt.Errorf("write dev credentials: %w", err)
 			}
 		}
@@ -516,7 +519,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	d, err := openDB(ctx, cfg)
+	d, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -589,6 +592,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		n, err := idem.DeleteExpired(ctx, now)
 		if n > 0 {
 			log.InfoContext(ctx, "expired idempotency keys", "count", n)
+		}
+		if err != nil {
+			return err
+		}
+		// Unkeyed fingerprints written by a replica of an older version
+		// during a rolling upgrade.
+		n, err = idem.ClearLegacyFingerprints(ctx)
+		if n > 0 {
+			log.WarnContext(ctx, "cleared unkeyed idempotency fingerprints", "count", n)
 		}
 		return err
 	}})

@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -362,6 +365,48 @@ func TestRotatedBootstrapKeyDoesNotBreakTheNextStart(t *testing.T) {
 	}
 }
 
+// TestStartupNeverPrintsCredentials starts the service with credentials in
+// every URL-valued setting, each pointing where the start fails, and checks
+// the error, the log and the output; and `inbound config` with all of them.
+func TestStartupNeverPrintsCredentials(t *testing.T) {
+	cases := []struct {
+		name   string
+		env    map[string]string
+		secret string
+	}{
+		{"database userinfo", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound:Pw0rdDB1@127.0.0.1:1/inbound?connect_timeout=2"}, "Pw0rdDB1"},
+		{"database password query", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound@127.0.0.1:1/inbound?password=Pw0rdDB2&sslpassword=Pw0rdDB3&connect_timeout=2"}, "Pw0rdDB"},
+		{"redis password", map[string]string{"INBOUND_REDIS_URL": "redis://default:Pw0rdRD1@127.0.0.1:1/0"}, "Pw0rdRD1"},
+		{"fx rates token", map[string]string{"INBOUND_FX_RATES": "http://127.0.0.1:1/rates.json?api_key=Pw0rdFX1"}, "Pw0rdFX1"},
+		{"fx rates userinfo", map[string]string{"INBOUND_FX_RATES": "http://feed:Pw0rdFX2@127.0.0.1:1/rates.json"}, "Pw0rdFX2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := loopbackEnv(t)
+			env["INBOUND_MASTER_KEY"] = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
+			for k, v := range c.env {
+				env[k] = v
+			}
+			getenv := func(k string) string { return env[k] }
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, []string{"serve"}, getenv, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("started against an unreachable service")
+			}
+			all := err.Error() + "\n" + stdout.String() + "\n" + stderr.String()
+			if strings.Contains(all, c.secret) {
+				t.Fatalf("start printed a credential:\n%s", all)
+			}
+			stdout.Reset()
+			if err := run(ctx, []string{"config"}, getenv, &stdout, io.Discard); err != nil || strings.Contains(stdout.String(), c.secret) {
+				t.Fatalf("config: %v\n%s", err, stdout.String())
+			}
+		})
+	}
+}
+
 // TestBootstrapTokenDoesNotRecreateASupervisor: once the bootstrap
 // supervisor's token is rotated, a restart does not bring the old token
 // back as a new supervisor; embedded mode says the printed token is stale.
@@ -456,5 +501,52 @@ func TestCLIStaffActionsAreAudited(t *testing.T) {
 	}
 	if strings.Join(actions, ",") != "partner.create,staff.disable,staff.rotate_token,staff.create,staff.create" {
 		t.Fatalf("CLI audit: %v", actions)
+	}
+}
+
+// TestEmbeddedDataDirIsPrivate starts in embedded mode in a data dir that
+// already exists with mode 0755, under umask 022: the dir ends 0700 with a
+// warning, and everything written there (database, -wal, -shm, generated
+// master key, development credentials) is 0600.
+func TestEmbeddedDataDirIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	env := loopbackEnv(t)
+	dir := filepath.Join(env["INBOUND_DATA_DIR"], "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env["INBOUND_DATA_DIR"] = dir
+	in := start(t, env)
+	// A write, so the -wal and -shm files exist.
+	if m := credRE.FindStringSubmatch(in.stdout.String()); m == nil || get(t, in.admin+"/admin/v1/audit", m[2]) != 200 {
+		t.Fatalf("no working credentials:\n%s", in.stdout)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir %v %v", fi.Mode(), err)
+	}
+	if !strings.Contains(in.stderr.String(), "data directory was accessible to other users") {
+		t.Errorf("no warning about the wide data dir:\n%s", in.stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[e.Name()] = true
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", e.Name(), info.Mode().Perm())
+		}
+	}
+	for _, want := range []string{"inbound.db", "inbound.db-wal", "inbound.db-shm", "master.key", "credentials.json"} {
+		if !seen[want] {
+			t.Errorf("%s not written (found %v)", want, seen)
+		}
 	}
 }

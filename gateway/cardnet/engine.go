@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -458,7 +459,7 @@ func checkCard(m Message, c *cardState, now time.Time) (string, string) {
 // and consumes the challenge, whatever the result.
 func (e *Engine) authenticate(t *txn, m Message, r *Response, amount int64) (code, why string, challenged bool) {
 	if m.OTP == "" {
-		id := fmt.Sprintf("chl_%016x", e.rng.Uint64())
+		id := newChallengeID()
 		e.challenges[id] = &challenge{card: t.card, amount: amount}
 		r.ResponseCode, r.ChallengeID, r.Message = gateway.RCAuthenticationRequired, id, "issuer authentication required: resend with challenge_id and otp"
 		return "", "", true
@@ -472,6 +473,15 @@ func (e *Engine) authenticate(t *txn, m Message, r *Response, amount int64) (cod
 		return gateway.RCSecurityViolation, "issuer authentication failed", false
 	}
 	return "", "", false
+}
+
+// newChallengeID returns 128 bits from crypto/rand. The id is what ties an
+// OTP to the challenged message, so it must not be guessable; the seeded
+// generator that makes faults and auth codes reproducible would make it so.
+func newChallengeID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "chl_" + hex.EncodeToString(b)
 }
 
 // complete handles an 0220: the capture of an earlier authorisation, for

@@ -2,11 +2,13 @@ package cardnet_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -566,3 +568,26 @@ func TestEcho(t *testing.T) {
 }
 
 func slogJSON(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// TestChallengeIDsAreRandom checks that two simulators with the same seed
+// (the seed makes faults and auth codes reproducible) issue different
+// challenge ids, each of 128 random bits.
+func TestChallengeIDsAreRandom(t *testing.T) {
+	const pan = "4000000000003220"
+	seen := map[string]bool{}
+	for range 2 {
+		s := newSim(t)
+		for range 3 {
+			r := s.expect(s.auth(pan, 200_00, "USD"), "1A")
+			raw, ok := strings.CutPrefix(r.ChallengeID, "chl_")
+			b, err := hex.DecodeString(raw)
+			if !ok || err != nil || len(b) < 16 {
+				t.Fatalf("challenge id %q is not chl_ and 16 random bytes in hex", r.ChallengeID)
+			}
+			if seen[r.ChallengeID] {
+				t.Fatalf("challenge id %s issued twice", r.ChallengeID)
+			}
+			seen[r.ChallengeID] = true
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/redact"
 )
 
 // Config is every setting of the service. Field tags name the variable.
@@ -255,10 +256,14 @@ func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 func (c Config) String() string {
 	var b strings.Builder
 	row := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
-	row("INBOUND_DATABASE_URL", orDefault(maskURL(c.DatabaseURL), "(embedded sqlite)"))
-	row("INBOUND_REDIS_URL", orDefault(maskURL(c.RedisURL), "(in-process)"))
-	row("INBOUND_REDIS_CLUSTER", strings.Join(c.RedisCluster, ","))
-	row("INBOUND_CARDNET_URL", orDefault(c.CardnetURL, "(in-process simulator)"))
+	row("INBOUND_DATABASE_URL", orDefault(redact.URL(c.DatabaseURL), "(embedded sqlite)"))
+	row("INBOUND_REDIS_URL", orDefault(redact.URL(c.RedisURL), "(in-process)"))
+	cluster := make([]string, len(c.RedisCluster))
+	for i, a := range c.RedisCluster {
+		cluster[i] = redact.URL(a)
+	}
+	row("INBOUND_REDIS_CLUSTER", strings.Join(cluster, ","))
+	row("INBOUND_CARDNET_URL", orDefault(redact.URL(c.CardnetURL), "(in-process simulator)"))
 	row("INBOUND_DATA_DIR", c.DataDir)
 	row("INBOUND_PARTNER_ADDR", c.PartnerAddr)
 	row("INBOUND_ADMIN_ADDR", c.AdminAddr)
@@ -267,7 +272,7 @@ func (c Config) String() string {
 	row("INBOUND_BOOTSTRAP_PARTNER_KEY", mask(c.BootstrapKey))
 	row("INBOUND_BOOTSTRAP_STAFF_TOKEN", mask(c.BootstrapStaff))
 	row("INBOUND_SANCTIONS_DIR", orDefault(c.SanctionsDir, "(built-in sample)"))
-	row("INBOUND_FX_RATES", orDefault(c.FXRates, "(built-in)"))
+	row("INBOUND_FX_RATES", orDefault(redact.URL(c.FXRates), "(built-in)"))
 	row("INBOUND_ESCROW_AUTO_RELEASE", c.AutoRelease.String())
 	row("INBOUND_QUOTE_TTL", c.QuoteTTL.String())
 	row("INBOUND_ACCOUNT_VALIDITY", c.AccountValid.String())
@@ -294,15 +299,4 @@ func mask(s string) string {
 		return ""
 	}
 	return "****"
-}
-
-func maskURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

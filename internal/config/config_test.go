@@ -103,3 +103,48 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestStringMasksCredentialsInEveryURL sets each URL-valued setting to
+// shapes that carry credentials (userinfo, password= and sslpassword=
+// query keys, tokens, libpq key=value DSNs) and checks that String shows
+// none of them while still naming the host.
+func TestStringMasksCredentialsInEveryURL(t *testing.T) {
+	type setter func(*Config, string)
+	settings := map[string]setter{
+		"INBOUND_DATABASE_URL":  func(c *Config, v string) { c.DatabaseURL = v },
+		"INBOUND_REDIS_URL":     func(c *Config, v string) { c.RedisURL = v },
+		"INBOUND_REDIS_CLUSTER": func(c *Config, v string) { c.RedisCluster = []string{"plain-node:6379", v} },
+		"INBOUND_CARDNET_URL":   func(c *Config, v string) { c.CardnetURL = v },
+		"INBOUND_FX_RATES":      func(c *Config, v string) { c.FXRates = v },
+	}
+	shapes := []struct {
+		name, value, secret, host string
+	}{
+		{"userinfo password", "postgres://inbound:Pw0rdA@db.internal:5432/inbound", "Pw0rdA", "db.internal"},
+		{"password query", "postgres://db.internal/inbound?user=inbound&password=Pw0rdB", "Pw0rdB", "db.internal"},
+		{"sslpassword query", "postgres://inbound@db.internal/inbound?sslpassword=Pw0rdC&sslmode=verify-full", "Pw0rdC", "db.internal"},
+		{"redis password", "rediss://:Pw0rdD@cache.internal:6380/0", "Pw0rdD", "cache.internal"},
+		{"redis user and password", "redis://default:Pw0rdE@cache.internal:6379", "Pw0rdE", "cache.internal"},
+		{"http basic auth", "https://acquirer:Pw0rdF@cardnet.internal:8443", "Pw0rdF", "cardnet.internal"},
+		{"token as user", "https://Pw0rdG@rates.internal/latest.json", "Pw0rdG", "rates.internal"},
+		{"api key query", "https://rates.internal/latest.json?app_id=x&api_key=Pw0rdH", "Pw0rdH", "rates.internal"},
+		{"libpq dsn", "host=db.internal user=inbound password=Pw0rdI dbname=inbound", "Pw0rdI", "db.internal"},
+		{"libpq dsn quoted", "host=db.internal password='Pw0rdJ x' sslpassword=Pw0rdK", "Pw0rdJ", "db.internal"},
+		{"host:port with userinfo", "inbound:Pw0rdL@cache.internal:6379", "Pw0rdL", "cache.internal"},
+	}
+	for name, set := range settings {
+		for _, s := range shapes {
+			t.Run(name+"/"+s.name, func(t *testing.T) {
+				c := Defaults()
+				set(&c, s.value)
+				out := c.String()
+				if strings.Contains(out, s.secret) || strings.Contains(out, "Pw0rdK") {
+					t.Fatalf("String() shows a credential:\n%s", out)
+				}
+				if !strings.Contains(out, s.host) {
+					t.Fatalf("String() no longer shows the host %s:\n%s", s.host, out)
+				}
+			})
+		}
+	}
+}

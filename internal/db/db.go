@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -20,6 +19,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/inbound-gateway/inbound/internal/datadir"
 )
 
 // Dialect names the SQL engine.
@@ -45,6 +46,8 @@ type Options struct {
 	DataDir string
 	// MaxOpenConns bounds the PostgreSQL pool (default 20).
 	MaxOpenConns int
+	// Logger gets warnings about the data dir (nil: slog.Default).
+	Logger *slog.Logger
 }
 
 // Open connects and checks the connection. It does not migrate.
@@ -68,8 +71,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		if o.DataDir == "" {
 			return nil, errors.New("db: data dir is empty")
 		}
-		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("db: data dir: %w", err)
+		// The file holds everything but PANs and passport numbers in clear:
+		// a private directory, and the file created 0600 before SQLite
+		// opens it, since SQLite gives its -wal and -shm files the mode of
+		// the database file.
+		if err := datadir.Prepare(o.DataDir, o.Logger); err != nil {
+			return nil, fmt.Errorf("db: %w", err)
+		}
+		if err := datadir.Touch(filepath.Join(o.DataDir, "inbound.db")); err != nil {
+			return nil, fmt.Errorf("db: %w", err)
 		}
 		// WAL lets readers run beside the writer; IMMEDIATE transactions take
 		// the write lock at BEGIN so two writers queue on busy_timeout instead

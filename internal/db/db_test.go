@@ -3,10 +3,13 @@ package db_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -191,4 +194,49 @@ func TestLegacyAuditSnapshotsAreRedacted(t *testing.T) {
 			t.Fatal("audit_log accepts updates after 0811")
 		}
 	})
+}
+
+// TestEmbeddedFilesArePrivate opens the embedded database in a data dir
+// that already exists with mode 0755, under umask 022, writes to it, and
+// checks the dir is 0700 and the database, -wal and -shm files 0600.
+func TestEmbeddedFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir: %v %v", fi.Mode(), err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[e.Name()] = true
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %#o, want 0600", e.Name(), info.Mode().Perm())
+		}
+	}
+	for _, want := range []string{"inbound.db", "inbound.db-wal", "inbound.db-shm"} {
+		if !seen[want] {
+			t.Errorf("%s not found among %v", want, seen)
+		}
+	}
 }

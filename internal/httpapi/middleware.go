@@ -307,7 +307,7 @@ func (s *Server) idempotent(required bool) gin.HandlerFunc {
 		}
 		ctx := c.Request.Context()
 		p := &pending{scope: s.scopeOf(c), key: key, method: c.Request.Method, path: c.Request.URL.Path}
-		p.fingerprint = idempotency.Fingerprint(p.method, p.path, bodyOf(c))
+		p.fingerprint = idempotency.Fingerprint(s.Vault, p.method, p.path, bodyOf(c))
 		if s.replayIfStored(c, p) {
 			return
 		}
@@ -370,7 +370,7 @@ func (s *Server) replayIfStored(c *gin.Context, p *pending) bool {
 	if rec == nil {
 		return false
 	}
-	if rec.Fingerprint != p.fingerprint {
+	if !rec.SameRequest(p.method, p.path, p.fingerprint) {
 		s.fail(c, idempotency.ErrKeyReused)
 		return true
 	}

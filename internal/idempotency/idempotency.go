@@ -11,8 +11,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -41,16 +43,48 @@ type Record struct {
 	ExpiresAt   time.Time
 }
 
-// Fingerprint identifies a request: method, path and a hash of the body.
-func Fingerprint(method, path string, body []byte) string {
-	h := sha256.New()
-	h.Write([]byte(method))
-	h.Write([]byte{0})
-	h.Write([]byte(path))
-	h.Write([]byte{0})
+// Keyer computes keyed lookup hashes: the vault, whose Index is an
+// HMAC-SHA256 under a subkey derived from the master key.
+type Keyer interface {
+	Index(label string, parts ...string) string
+}
+
+// fingerprintLabel separates request fingerprints from every other keyed
+// index of the vault.
+const fingerprintLabel = "idempotency-fingerprint"
+
+// FingerprintPrefix starts every fingerprint made by Fingerprint. A stored
+// fingerprint without it is a legacy one (cleared by migration 0800, or
+// written by a replica still running the old code) and is not compared.
+const FingerprintPrefix = "k1:"
+
+// Fingerprint identifies a request: a keyed hash of method, path and body.
+// It must be keyed: a card-binding body holds PAN, CVC and expiry, and with
+// BIN, last four and expiry stored in clear an unkeyed hash of it is found
+// by trying the remaining ~10^8 candidates.
+func Fingerprint(k Keyer, method, path string, body []byte) string {
+	// The body is hashed first so the last part has a fixed length: no
+	// (path, body) pair can be shifted into another with the same input.
 	sum := sha256.Sum256(body)
-	h.Write(sum[:])
-	return hex.EncodeToString(h.Sum(nil))
+	return FingerprintPrefix + k.Index(fingerprintLabel, method, path, string(sum[:]))
+}
+
+// Legacy reports whether a stored fingerprint predates keyed fingerprints.
+func Legacy(fingerprint string) bool { return !strings.HasPrefix(fingerprint, FingerprintPrefix) }
+
+// SameRequest reports whether a request with this method, path and
+// fingerprint repeats the one rec stores. A record whose fingerprint is
+// legacy (cleared, or unkeyed) is matched on method and path alone: its
+// body cannot be compared any more, and refusing the retry of a request
+// made before the upgrade could push a client to a new key and so to
+// executing twice. The worst case is that a different body under a reused
+// key gets the first response back instead of idempotency_key_reused;
+// nothing is executed. Such records expire within Retention.
+func (r Record) SameRequest(method, path, fingerprint string) bool {
+	if Legacy(r.Fingerprint) {
+		return r.Method == method && r.Path == path
+	}
+	return subtle.ConstantTimeCompare([]byte(r.Fingerprint), []byte(fingerprint)) == 1
 }
 
 // ValidKey checks the header value.

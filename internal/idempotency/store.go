@@ -91,3 +91,19 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	}
 	return res.RowsAffected, nil
 }
+
+// ClearLegacyFingerprints blanks every stored fingerprint that Fingerprint
+// did not make. Migration 0800 cleared those stored before the upgrade; a
+// replica still running the old code during a rolling upgrade writes more,
+// and an unkeyed fingerprint of a card-binding request gives the card
+// number and CVC back to whoever tries the candidates. The record itself
+// stays, so a retry still replays (see Record.SameRequest).
+func (s *Store) ClearLegacyFingerprints(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&row{}).
+		Where("fingerprint <> '' AND fingerprint NOT LIKE ?", FingerprintPrefix+"%").
+		Update("fingerprint", "")
+	if res.Error != nil {
+		return 0, fmt.Errorf("idempotency: clear legacy fingerprints: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

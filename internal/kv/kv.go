@@ -13,6 +13,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/inbound-gateway/inbound/internal/redact"
 )
 
 // Options choose the Redis to use.
@@ -40,7 +42,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	case o.URL != "":
 		opt, err := redis.ParseURL(o.URL)
 		if err != nil {
-			return nil, fmt.Errorf("kv: redis url: %w", err)
+			// A parse error can quote the URL, password and all.
+			return nil, fmt.Errorf("kv: redis url: %w", redact.Err(err))
 		}
 		s.Client = redis.NewClient(opt)
 	default:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/inbound-gateway/inbound/gateway/cardnet"
+	"github.com/inbound-gateway/inbound/internal/redact"
 )
 
 // Break is one thing that does not add up.
@@ -77,7 +78,7 @@ func (h HTTPReports) Settlement(ctx context.Context, day time.Time) (cardnet.Rep
 	}
 	res, err := c.Do(req)
 	if err != nil {
-		return cardnet.Report{}, fmt.Errorf("recon: settlement report: %w", err)
+		return cardnet.Report{}, fmt.Errorf("recon: settlement report: %w", redact.Err(err))
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {

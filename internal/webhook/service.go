@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"errors"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -63,6 +65,19 @@ func New(d *db.DB, v *vault.Vault, log *slog.Logger, o Options) *Service {
 	return &Service{store: store{db: d}, vault: v, opts: o, client: client, resolver: net.DefaultResolver, log: log}
 }
 
+// newSecret returns "whsec_" and 32 bytes from crypto/rand, base64url
+// encoded. Not ids: a ULID's time part and monotonic counter are shared
+// with every id made in the same millisecond, the endpoint's own id
+// included, which left about 64 unknown bits.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return SecretPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// SecretPrefix starts every signing secret, so a leaked one is recognisable.
+const SecretPrefix = "whsec_"
+
 // CreateEndpoint registers an endpoint and returns its signing secret, shown
 // this once.
 func (s *Service) CreateEndpoint(ctx context.Context, partnerID, rawURL string, events []string, description string) (Endpoint, string, error) {
@@ -79,7 +94,7 @@ func (s *Service) CreateEndpointWithSecret(ctx context.Context, partnerID, rawUR
 	if err := ValidateEvents(events); err != nil {
 		return Endpoint{}, "", err
 	}
-	secret := "whsec_" + strings.TrimPrefix(ids.New("x"), "x_") + strings.TrimPrefix(ids.New("x"), "x_")
+	secret := newSecret()
 	if onSecret != nil {
 		onSecret(secret)
 	}

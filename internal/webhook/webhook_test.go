@@ -3,13 +3,16 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,6 +327,59 @@ func TestFanOutAtDispatchTime(t *testing.T) {
 					t.Errorf("event %s: delivery %+v", id, d)
 				}
 			}
+		}
+	})
+}
+
+// longestCommon is the length of the longest common substring of a and b.
+func longestCommon(a, b string) int {
+	best := 0
+	prev := make([]int, len(b)+1)
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		for j := 1; j <= len(b); j++ {
+			if a[i-1] == b[j-1] {
+				cur[j] = prev[j-1] + 1
+				best = max(best, cur[j])
+			}
+		}
+		prev = cur
+	}
+	return best
+}
+
+// TestSigningSecretsAreRandom checks that a signing secret is whsec_ and 32
+// random bytes, sharing nothing longer than chance with its endpoint's id
+// or with another secret made in the same millisecond.
+func TestSigningSecretsAreRandom(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		ctx := context.Background()
+		v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
+		svc := webhook.New(b.DB, v, slog.New(slog.NewTextHandler(io.Discard, nil)), webhook.Options{AllowPrivate: true})
+		if _, _, err := auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, "ptn_s", "S", ""); err != nil {
+			t.Fatal(err)
+		}
+		var secrets []string
+		for i := range 4 {
+			ep, secret, err := svc.CreateEndpoint(ctx, "ptn_s", fmt.Sprintf("http://127.0.0.1/h%d", i), []string{"*"}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, ok := strings.CutPrefix(secret, "whsec_")
+			key, err := base64.RawURLEncoding.DecodeString(raw)
+			if !ok || err != nil || len(key) < 32 {
+				t.Fatalf("secret %q is not whsec_ and 32 bytes base64url (%v)", secret, err)
+			}
+			id := strings.TrimPrefix(ep.ID, "we_")
+			if n := longestCommon(strings.ToLower(raw), id); n >= 8 {
+				t.Errorf("secret shares %d characters with the endpoint id %s", n, ep.ID)
+			}
+			for _, s := range secrets {
+				if n := longestCommon(raw, s); n >= 8 {
+					t.Errorf("two secrets share %d characters", n)
+				}
+			}
+			secrets = append(secrets, raw)
 		}
 	})
 }

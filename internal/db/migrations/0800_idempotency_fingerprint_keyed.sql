@@ -1,0 +1,14 @@
+-- Request fingerprints were an unkeyed SHA-256 of method, path and the
+-- SHA-256 of the body. For a card binding the body is PAN, CVC, expiry and
+-- holder name; with BIN, last four and expiry stored in clear, about 10^8
+-- candidates remain and the PAN and CVC fall out of the stored hash in
+-- seconds. Fingerprints are now an HMAC under a subkey of the master key
+-- (prefixed "k1:").
+--
+-- The old ones are cleared, not re-keyed: re-keying needs the request
+-- bodies, which were never stored, and the master key, which the database
+-- never sees. The records themselves stay: their sealed responses are what
+-- makes a retry across the upgrade replay instead of executing again. A
+-- record with an empty fingerprint is matched on method and path only, and
+-- expires within 24 hours like any other.
+UPDATE idempotency_keys SET fingerprint = '' WHERE fingerprint NOT LIKE 'k1:%'
