@@ -351,3 +351,53 @@ func TestReconciliationReportsRefundAboveCapture(t *testing.T) {
 	})
 }
 
+// declineRefundsTo has the network decline every refund to one card (sent
+// in a currency that is not the card's).
+type declineRefundsTo struct {
+	prepaid.Network
+	card string
+}
+
+func (d declineRefundsTo) Refund(ctx context.Context, cardID, ref string, amount money.Amount, orig string, apply gateway.Apply) (gateway.Call, error) {
+	if cardID == d.card {
+		amount = money.New(amount.Minor(), money.MustCurrency("EUR"))
+	}
+	return d.Network.Refund(ctx, cardID, ref, amount, orig, apply)
+}
+
+// TestUnloadGroupPartDeclined: when the network declines one refund of an
+// unload with close, the other stands, the declined part's money is back
+// in the account, the account stays open, and a new request sends it.
+func TestUnloadGroupPartDeclined(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := newEnv(t, b, envOptions{})
+		ctx := context.Background()
+		v := e.visitor(t)
+		small := e.card(t, v, freshPAN())
+		big := e.card(t, v, freshPAN())
+		e.load(t, v, small, "200.00")
+		e.load(t, v, big, "1000.00")
+		d := e.deps
+		d.Network = declineRefundsTo{Network: e.client, card: big.ID}
+		declining := e.service(t, d)
+		u, err := declining.Unload(ctx, e.partner, v.ID, small.ID, true)
+		if !errors.Is(err, gateway.ErrDeclined) || len(u.Unloads) != 2 ||
+			u.Unloads[0].Status != prepaid.UnloadSucceeded || u.Unloads[1].Status != prepaid.UnloadFailed {
+			t.Fatalf("unload with a declined part: %+v %v", u, err)
+		}
+		view, err := e.svc.View(ctx, e.partner, v.ID)
+		if err != nil || view.Status != prepaid.Active || view.Available != cny("970.00") || !view.Held.IsZero() {
+			t.Fatalf("after the decline: %+v %v", view, err)
+		}
+		// The small card has no room left: everything goes to the big one.
+		u, err = e.svc.Unload(ctx, e.partner, v.ID, small.ID, true)
+		if err != nil || len(u.Unloads) != 1 || u.CardID != big.ID || u.Amount != cny("970.00") {
+			t.Fatalf("second unload: %+v %v", u, err)
+		}
+		if view, err := e.svc.View(ctx, e.partner, v.ID); err != nil || view.Status != prepaid.Closed || !view.Balance.IsZero() {
+			t.Fatalf("after the second unload: %+v %v", view, err)
+		}
+		e.checkRooms(t)
+		e.check(t)
+	})
+}

@@ -87,7 +87,7 @@ func (s *Store) cardRooms(ctx context.Context, accountID string) ([]cardRoom, er
 }
 
 // unloadGroupTx lists the unloads of a request, first one first. A row
-// from before groups existed (group_id '') is a group of its own.
+// from before groups existed (empty group_id) is a group of its own.
 func (s *Store) unloadGroupTx(tx *db.Tx, first unloadRow) ([]unloadRow, error) {
 	if first.GroupID == "" {
 		return []unloadRow{first}, nil
