@@ -222,7 +222,12 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 // reserved for it and the cards have room. The answer is read back from
 // the rows, as a retry would read it.
 func (s *Service) sendUnloads(ctx context.Context, parts []unloadPart) (Unload, error) {
-	for _, p := range parts {
+	for i, p := range parts {
+		if i == 1 {
+			// Money has moved for the first part: a client that hangs up
+			// now must not leave the rest to fail unsent.
+			ctx = context.WithoutCancel(ctx)
+		}
 		var out Unload
 		applied := false
 		call, err := s.d.Network.Refund(ctx, p.card.ID, p.row.ID, p.q.Card(), "", func(tx *db.Tx, c gateway.Call) error {
