@@ -127,8 +127,8 @@ type unloadPart struct {
 // favour). Money held for escrow payments stays. A frozen or closed
 // account refuses; an expired one may unload.
 //
-// A card never gets back more than it paid in. A card's room is the
-// smaller of two, both net of its earlier unloads (succeeded or still
+// A card never gets back more than it paid in. What goes to a card must
+// fit two rooms, both net of its earlier unloads (succeeded or still
 // pending):
 //
 //   - in its own currency: what its succeeded loads captured less what its
@@ -400,7 +400,6 @@ func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTa
 		return nil, nil, err
 	}
 	avail := bal.Available()
-	var parts []unloadPart
 	if avail.IsPositive() {
 		rooms, err := s.st.cardRooms(ctx, acct.ID)
 		if err != nil {
@@ -428,14 +427,14 @@ func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTa
 					RefundRoom: money.New(room.refundRoom(), chosen.cur)}
 			}
 		}
-		return s.reserveUnloads(ctx, acct, bal.Available(), parts, closeAccount, spread, chosen)
+		return s.reserveUnloads(ctx, acct, avail, parts, closeAccount, chosen)
 	}
-	return s.reserveUnloads(ctx, acct, bal.Available(), parts, closeAccount, spread, chosen)
+	return s.reserveUnloads(ctx, acct, avail, nil, closeAccount, chosen)
 }
 
 // reserveUnloads is the write-ahead transaction of startUnload.
 func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.Amount, parts []unloadPart,
-	closeAccount, spread bool, chosen unloadTarget) ([]unloadPart, *Unload, error) {
+	closeAccount bool, chosen unloadTarget) ([]unloadPart, *Unload, error) {
 	if len(parts) == 0 && !closeAccount {
 		return nil, nil, fmt.Errorf("%w: available balance %s", ErrNothingToUnload, seen)
 	}
