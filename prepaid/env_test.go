@@ -108,6 +108,8 @@ type envOptions struct {
 	limits prepaid.Limits
 	// network wraps the gateway client (crash simulation).
 	network func(prepaid.Network) prepaid.Network
+	// rates wraps the rate source (moving the market).
+	rates func(fx.Source) fx.Source
 }
 
 func newEnv(t testing.TB, b testenv.Backend, o envOptions) *env {
@@ -132,7 +134,10 @@ func newEnv(t testing.TB, b testenv.Backend, o envOptions) *env {
 	ev := &recorder{}
 	binder := gateway.NewBinder(b.DB, v, client, ev, gateway.BinderOptions{Now: clk.Now})
 	quotes := fx.NewGormStore(b.DB)
-	src := fx.NewBuiltin(fx.BuiltinOptions{Now: clk.Now})
+	var src fx.Source = fx.NewBuiltin(fx.BuiltinOptions{Now: clk.Now})
+	if o.rates != nil {
+		src = o.rates(src)
+	}
 	fxs, err := fx.NewService(src, quotes, fx.DefaultConfig(), clk.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,8 @@ import (
 //     UPDATE, so with several replicas each account expires, and its event
 //     is written, exactly once);
 //  2. every expired account is unloaded to the card of its latest
-//     succeeded load and closed (Unload with close). Two replicas on the
+//     succeeded load and closed (Unload with close: what that card cannot
+//     take back goes to the other funding cards). Two replicas on the
 //     same account are kept apart by the account lock and the one pending
 //     unload per account that Unload allows; a closed account refuses a
 //     second unload.
@@ -83,10 +84,16 @@ func (s *Service) ExpireAccounts(ctx context.Context, now time.Time) (int, error
 			closed++
 		case errors.Is(err, ErrUnloadInProgress), errors.Is(err, ErrClosed):
 			// Another replica is on it.
-		case errors.Is(err, ErrCloseBlocked):
+		case errors.Is(err, ErrCloseBlocked), errors.Is(err, ErrExceedsCardRoom):
 			// Money is still in escrow or a load in flight: send back what
-			// is available now and close on a later run, once it has ended.
-			_, uerr := s.Unload(ctx, a.PartnerID, a.VisitorID, cardID, false)
+			// is available now (to every funding card, each within its
+			// room) and close on a later run, once it has ended. Or the
+			// account holds more than its cards can take back: send what
+			// they can and leave the rest to support staff.
+			if errors.Is(err, ErrExceedsCardRoom) {
+				s.log.ErrorContext(ctx, "expired account holds more than its cards can take back; left for staff", "account", a.ID, "err", err)
+			}
+			_, uerr := s.unload(ctx, a.PartnerID, a.VisitorID, cardID, false, true)
 			if uerr != nil && !errors.Is(uerr, ErrNothingToUnload) && !errors.Is(uerr, ErrUnloadInProgress) {
 				s.log.WarnContext(ctx, "expiry unload deferred", "account", a.ID, "err", uerr)
 			}

@@ -66,8 +66,12 @@ type unloadRow struct {
 	RRN            string `gorm:"column:rrn"`
 	DeclineCode    string
 	RequestKey     string
-	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
-	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
+	// GroupID is the id of the first unload of the request (itself for
+	// that one), PartNo the order within it (migration 0820).
+	GroupID   string
+	PartNo    int
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt time.Time `gorm:"autoUpdateTime:false"`
 }
 
 func (unloadRow) TableName() string { return "prepaid_unloads" }

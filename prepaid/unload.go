@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/inbound-gateway/inbound/internal/idempotency"
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
@@ -46,6 +49,10 @@ type Unload struct {
 	Network     NetworkInfo  `json:"network"`
 	DeclineCode string       `json:"decline_code,omitempty"`
 	CreatedAt   time.Time    `json:"created_at"`
+	// Unloads lists every unload the request made, this one first: more
+	// than one when close sent the rest to other funding cards. Only the
+	// answer to the request has it (not the unload.succeeded events).
+	Unloads []Unload `json:"unloads,omitempty"`
 }
 
 func (r unloadRow) unload() Unload {
@@ -73,35 +80,102 @@ func unloadVoidReference(id string) string { return "unl:" + id + ":void" }
 // reservation; the unload is priced again.
 var errBalanceMoved = errors.New("prepaid: balance moved")
 
-// Unload sends the whole available balance of the visitor's account back to
-// cardID, a card that funded the account (one with a succeeded load), as a
-// network refund at a fresh reverse quote (rounded down to the card's minor
-// unit: the bank's favour). Money held for escrow payments stays. With
-// closeAccount the account closes once the refund is approved (or at once
-// when there is nothing to refund). A frozen or closed account refuses;
-// an expired one may unload.
+// ErrExceedsCardRoom: the unload would send a card more than it paid in.
+// It always comes as a *CardRoomError with the room (422 limit_error /
+// unload_exceeds_card_room).
+var ErrExceedsCardRoom = errors.New("prepaid: unload exceeds what the card can take back")
+
+// CardRoomError refuses an unload beyond the room of the funding cards.
+type CardRoomError struct {
+	CardID string
+	// Requested is the available balance the unload would send (CNY).
+	Requested money.Amount
+	// Room is the CNY that can go back now: to the chosen card alone, or
+	// (with close) to every funding card together.
+	Room money.Amount
+	// RefundRoom is the chosen card's captures net of its refunds, in the
+	// card's currency: the most the network may still refund to it.
+	RefundRoom money.Amount
+}
+
+func (e *CardRoomError) Error() string {
+	return fmt.Sprintf("prepaid: unload of %s exceeds the room of %s (card %s may get back %s more)",
+		e.Requested, e.Room, e.CardID, e.RefundRoom)
+}
+
+// Unwrap makes errors.Is(err, ErrExceedsCardRoom) true.
+func (e *CardRoomError) Unwrap() error { return ErrExceedsCardRoom }
+
+// unloadTarget is a funding card an unload may send money to.
+type unloadTarget struct {
+	card  gateway.Card
+	cur   money.Currency
+	accts map[fx.Role]string
+	room  cardRoom
+}
+
+// unloadPart is one unload (one network refund) of a request.
+type unloadPart struct {
+	unloadTarget
+	q   fx.Quote
+	row unloadRow
+}
+
+// Unload sends the available balance of the visitor's account back to
+// cardID, a card that funded the account, as a network refund at a fresh
+// reverse quote (rounded down to the card's minor unit: the bank's
+// favour). Money held for escrow payments stays. A frozen or closed
+// account refuses; an expired one may unload.
 //
-// The CNY is reserved by a ledger hold in the write-ahead transaction, so
-// nothing can spend it while the network decides; approval posts the hold
-// with the rest of the batch (visitor -> fx:CNY -> revenue:fx_spread,
-// fx:<CUR> -> network:<net>:<CUR>), a decline releases it.
+// A card never gets back more than it paid in. What goes to a card must
+// fit two rooms, both net of its earlier unloads (succeeded or still
+// pending):
+//
+//   - in its own currency: what its succeeded loads captured less what its
+//     unloads refunded. This is what the network checks (no refund above
+//     the captures), and a fresh quote may buy more card currency for the
+//     same CNY than the load's quote did, so CNY alone would not do;
+//   - in CNY: what its loads credited less what its unloads debited. So
+//     no CNY that another card (or anyone else) paid in is converted out
+//     to this card, whichever way the rate moved.
+//
+// When the chosen card's room is less than the available balance the
+// request is refused with a *CardRoomError, unless closeAccount is set:
+// then the chosen card takes its room and the rest goes to the other
+// funding cards, newest load first, each part its own unload and network
+// refund. If the cards together cannot take it all (money that came from
+// no card, or a rate that moved far), close is refused the same way and
+// support staff decide. A rest too small to buy one minor unit stays in
+// the account, as it always did.
+//
+// Every part is reserved (ledger hold, pending row) in one write-ahead
+// transaction under the account lock, then sent one after the other, each
+// booked or failed on its own network answer (Recover settles the ones a
+// crash leaves). The account closes when the last part succeeds; if one
+// is declined the others stand and the account stays open with the rest.
+// The first unload is the request's (idempotency) one: it carries the
+// request key and names the group; the answer is that unload with the
+// list of all of them in Unloads.
 func (s *Service) Unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount bool) (Unload, error) {
+	return s.unload(ctx, partnerID, visitorID, cardID, closeAccount, closeAccount)
+}
+
+// unload is Unload; spread without closeAccount (the expiry job) sends
+// what the funding cards can take and leaves the rest, without refusing.
+func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount, spread bool) (Unload, error) {
 	if key := idempotency.RequestKey(ctx); key != "" {
 		// A retry of a request that crashed after its first commit: answer
-		// with the unload it started.
+		// with the unloads it started.
 		prev, err := s.st.unloadByRequest(ctx, partnerID, key)
 		if err != nil {
 			return Unload{}, err
 		}
 		if prev != nil {
-			u := prev.unload()
-			switch u.Status {
-			case UnloadSucceeded:
-				return u, nil
-			case UnloadFailed:
-				return u, &gateway.DeclineError{Decline: gateway.Decline{Code: u.DeclineCode, ResponseCode: u.Network.ResponseCode}}
+			rows, err := s.st.unloadGroup(ctx, *prev)
+			if err != nil {
+				return Unload{}, err
 			}
-			return Unload{}, fmt.Errorf("%w: unload %s", ErrUnresolved, u.ID)
+			return groupOutcome(rows)
 		}
 	}
 	acct, err := s.st.ByVisitor(ctx, partnerID, visitorID)
@@ -129,23 +203,77 @@ func (s *Service) Unload(ctx context.Context, partnerID, visitorID, cardID strin
 	if err != nil {
 		return Unload{}, err
 	}
+	chosen := unloadTarget{card: card, cur: cur, accts: accts}
 	for range 3 {
-		u, q, err := s.startUnload(ctx, acct, card, cur, accts, closeAccount)
+		parts, done, err := s.startUnload(ctx, acct, chosen, closeAccount, spread)
 		if errors.Is(err, errBalanceMoved) {
 			continue
 		}
-		if err != nil || u.Status != UnloadPending {
-			return u, err
+		if err != nil {
+			return Unload{}, err
+		}
+		if done != nil {
+			return *done, nil
+		}
+		return s.sendUnloads(ctx, parts)
+	}
+	return Unload{}, fmt.Errorf("%w: the balance keeps changing", ErrUnloadInProgress)
+}
+
+// sendUnloads sends the reserved parts one after the other. Each gets its
+// own network answer, even after a decline of another: the money is
+// reserved for it and the cards have room. The answer is read back from
+// the rows, as a retry would read it.
+func (s *Service) sendUnloads(ctx context.Context, parts []unloadPart) (Unload, error) {
+	for i, p := range parts {
+		if i == 1 {
+			// Money has moved for the first part: a client that hangs up
+			// now must not leave the rest to fail unsent.
+			ctx = context.WithoutCancel(ctx)
 		}
 		var out Unload
 		applied := false
-		call, err := s.d.Network.Refund(ctx, cardID, u.ID, u.Refunded, "", func(tx *db.Tx, c gateway.Call) error {
+		call, err := s.d.Network.Refund(ctx, p.card.ID, p.row.ID, p.q.Card(), "", func(tx *db.Tx, c gateway.Call) error {
 			applied = true
-			return s.applyUnload(ctx, tx, u.ID, c, q, accts, &out)
+			return s.applyUnload(ctx, tx, p.row.ID, c, p.q, p.accts, &out)
 		})
-		return s.unloadResult(ctx, u.ID, call, applied, out, err)
+		if _, err := s.unloadResult(ctx, p.row.ID, call, applied, out, err); err != nil {
+			s.log.WarnContext(ctx, "unload part not succeeded", "unload", p.row.ID, "group", p.row.GroupID, "err", err)
+		}
 	}
-	return Unload{}, fmt.Errorf("%w: the balance keeps changing", ErrUnloadInProgress)
+	rows, err := s.st.unloadGroup(context.WithoutCancel(ctx), parts[0].row)
+	if err != nil {
+		return Unload{}, err
+	}
+	return groupOutcome(rows)
+}
+
+// groupUnload is the answer of a request: its first unload with every
+// unload of the request (itself included) in Unloads.
+func groupUnload(rows []unloadRow) Unload {
+	u := rows[0].unload()
+	u.Unloads = make([]Unload, len(rows))
+	for i, r := range rows {
+		u.Unloads[i] = r.unload()
+	}
+	return u
+}
+
+// groupOutcome turns a request's unloads into its answer: unresolved while
+// one is pending, the decline of the first failed one, else the group.
+func groupOutcome(rows []unloadRow) (Unload, error) {
+	for _, r := range rows {
+		if UnloadStatus(r.Status) == UnloadPending {
+			return Unload{}, fmt.Errorf("%w: unload %s", ErrUnresolved, r.ID)
+		}
+	}
+	u := groupUnload(rows)
+	for _, r := range rows {
+		if UnloadStatus(r.Status) == UnloadFailed {
+			return u, declineErr(r.DeclineCode)
+		}
+	}
+	return u, nil
 }
 
 // unloadable refuses frozen and closed accounts.
@@ -159,45 +287,184 @@ func unloadable(a Account) error {
 	return nil
 }
 
-// startUnload prices the available balance and, in one transaction under
-// the account lock, checks it has not moved, spends the quote, holds the
-// CNY and writes the pending unload. With nothing to refund it closes the
-// account (if asked) and returns a succeeded unload of zero.
-func (s *Service) startUnload(ctx context.Context, acct Account, card gateway.Card, cur money.Currency,
-	accts map[fx.Role]string, closeAccount bool) (Unload, fx.Quote, error) {
-	bal, err := s.led.Balance(ctx, accts[fx.RoleVisitor])
-	if err != nil {
-		return Unload{}, fx.Quote{}, err
-	}
-	avail := bal.Available()
-	var q fx.Quote
-	if avail.IsPositive() {
-		q, err = s.d.Quotes.UnloadQuote(ctx, fx.Request{
-			Owner: fx.Owner{PartnerID: acct.PartnerID, VisitorID: acct.VisitorID}, CardID: card.ID, Card: cur, Amount: avail})
-		switch {
-		case errors.Is(err, fx.ErrInvalidAmount):
-			// Less than one minor unit of the card currency: it stays in
-			// the account (and in the ledger) rather than go to anyone.
-			avail = money.New(0, money.CNY)
-		case err != nil:
-			return Unload{}, fx.Quote{}, err
+// cardRoomOf finds the room of a card in its currency.
+func cardRoomOf(rooms []cardRoom, cardID string, cur money.Currency) (cardRoom, bool) {
+	for _, r := range rooms {
+		if r.CardID == cardID && r.Currency == cur.Code() {
+			return r, true
 		}
 	}
-	if !avail.IsPositive() && !closeAccount {
-		return Unload{}, fx.Quote{}, fmt.Errorf("%w: available balance %s", ErrNothingToUnload, bal.Available())
-	}
+	return cardRoom{}, false
+}
 
-	now := s.now().Truncate(time.Microsecond)
-	row := unloadRow{
-		ID: ids.New(ids.Unload), PartnerID: acct.PartnerID, VisitorID: acct.VisitorID, AccountID: acct.ID,
-		CardID: card.ID, Status: string(UnloadPending), CloseAccount: closeAccount, Network: card.Network.String(),
-		RefundCurrency: cur.Code(), CreatedAt: now, UpdatedAt: now, RequestKey: idempotency.RequestKey(ctx),
+// targets lists where an unload may send money: the chosen card first,
+// then (spread) the other funding cards, newest load first. A card that
+// can no longer be refunded (failed, another visitor's) is left out.
+func (s *Service) targets(ctx context.Context, acct Account, chosen unloadTarget, rooms []cardRoom, spread bool) []unloadTarget {
+	out := []unloadTarget{chosen}
+	if !spread {
+		return out
 	}
+	for _, r := range rooms {
+		if r.CardID == chosen.card.ID || r.refundRoom() == 0 || r.cnyRoom() == 0 {
+			continue
+		}
+		card, err := s.d.Cards.CardOf(ctx, acct.PartnerID, r.CardID)
+		if err != nil || card.VisitorID != acct.VisitorID || card.Currency != r.Currency ||
+			(card.Status != gateway.StatusVerified && card.Status != gateway.StatusRemoved) {
+			s.log.WarnContext(ctx, "funding card cannot be refunded", "card", r.CardID, "status", string(card.Status), "err", err)
+			continue
+		}
+		cur, err := money.LookupCurrency(card.Currency)
+		if err != nil {
+			continue
+		}
+		accts, err := s.roleAccounts(ctx, acct.VisitorID, card.Network.String(), cur)
+		if err != nil {
+			s.log.WarnContext(ctx, "funding card accounts", "card", r.CardID, "err", err)
+			continue
+		}
+		out = append(out, unloadTarget{card: card, cur: cur, accts: accts, room: r})
+	}
+	return out
+}
+
+// quotePart prices an unload of want CNY to t, or less when the card
+// currency it buys would pass the card's refund room: then the CNY that
+// buys exactly the room (rounded so the room is never passed). It is
+// fx.ErrInvalidAmount when no amount fits (less than one minor unit).
+func (s *Service) quotePart(ctx context.Context, acct Account, t unloadTarget, want money.Amount) (fx.Quote, error) {
+	req := fx.Request{Owner: fx.Owner{PartnerID: acct.PartnerID, VisitorID: acct.VisitorID}, CardID: t.card.ID, Card: t.cur, Amount: want}
+	q, err := s.d.Quotes.UnloadQuote(ctx, req)
+	if err != nil || q.Card().Minor() <= t.room.refundRoom() {
+		return q, err
+	}
+	limit := money.New(t.room.refundRoom(), t.cur).Decimal().Mul(q.Rate())
+	for _, d := range []decimal.Decimal{limit.RoundCeil(money.CNY.Digits()), limit.RoundFloor(money.CNY.Digits())} {
+		sell, err := money.FromDecimal(d, money.CNY)
+		if err != nil || !sell.IsPositive() || sell.Minor() >= want.Minor() {
+			continue
+		}
+		req.Amount = sell
+		if q, err = s.d.Quotes.UnloadQuote(ctx, req); err != nil {
+			return fx.Quote{}, err
+		}
+		if q.Card().Minor() <= t.room.refundRoom() {
+			return q, nil
+		}
+	}
+	return fx.Quote{}, fmt.Errorf("%w: nothing fits the refund room of card %s", fx.ErrInvalidAmount, t.card.ID)
+}
+
+// isDust reports whether amount is too small to buy one minor unit of the
+// card's currency: such a rest stays in the account.
+func (s *Service) isDust(ctx context.Context, acct Account, t unloadTarget, amount money.Amount) (bool, error) {
+	_, err := s.d.Quotes.UnloadQuote(ctx, fx.Request{Owner: fx.Owner{PartnerID: acct.PartnerID, VisitorID: acct.VisitorID},
+		CardID: t.card.ID, Card: t.cur, Amount: amount})
+	if errors.Is(err, fx.ErrInvalidAmount) {
+		return true, nil
+	}
+	return false, err
+}
+
+// plan splits avail over the targets, each within its room.
+func (s *Service) plan(ctx context.Context, acct Account, targets []unloadTarget, avail money.Amount) ([]unloadPart, int64, error) {
+	var parts []unloadPart
+	remaining := avail.Minor()
+	for _, t := range targets {
+		if remaining == 0 {
+			break
+		}
+		want := min(remaining, t.room.cnyRoom())
+		if want <= 0 || t.room.refundRoom() <= 0 {
+			continue
+		}
+		q, err := s.quotePart(ctx, acct, t, money.New(want, money.CNY))
+		if errors.Is(err, fx.ErrInvalidAmount) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		parts = append(parts, unloadPart{unloadTarget: t, q: q})
+		remaining -= q.Sell().Minor()
+	}
+	return parts, remaining, nil
+}
+
+// startUnload prices the available balance over the funding cards and, in
+// one transaction under the account lock, checks that neither the balance
+// nor any card's room has moved, spends the quotes, holds the CNY of every
+// part and writes the pending unloads. With nothing to refund it closes
+// the account (if asked) and returns that succeeded unload of zero as done.
+func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTarget, closeAccount, spread bool) ([]unloadPart, *Unload, error) {
+	bal, err := s.led.Balance(ctx, chosen.accts[fx.RoleVisitor])
+	if err != nil {
+		return nil, nil, err
+	}
+	avail := bal.Available()
 	if avail.IsPositive() {
-		row.QuoteID, row.AmountMinor, row.RefundMinor, row.Rate = q.ID(), q.Sell().Minor(), q.Card().Minor(), q.RateString()
+		rooms, err := s.st.cardRooms(ctx, acct.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		room, funded := cardRoomOf(rooms, chosen.card.ID, chosen.cur)
+		if !funded {
+			return nil, nil, fmt.Errorf("%w: card %s never funded the account", ErrCardNotUsable, chosen.card.ID)
+		}
+		chosen.room = room
+		parts, rest, err := s.plan(ctx, acct, s.targets(ctx, acct, chosen, rooms, spread), avail)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rest > 0 {
+			dust, err := s.isDust(ctx, acct, chosen, money.New(rest, money.CNY))
+			if err != nil {
+				return nil, nil, err
+			}
+			if !dust && (closeAccount || !spread) {
+				// What the parts placed: the chosen card's alone without
+				// spread, all the cards' with it.
+				placed := avail.Minor() - rest
+				return nil, nil, &CardRoomError{CardID: chosen.card.ID, Requested: avail, Room: money.New(placed, money.CNY),
+					RefundRoom: money.New(room.refundRoom(), chosen.cur)}
+			}
+		}
+		return s.reserveUnloads(ctx, acct, avail, parts, closeAccount, chosen)
 	}
-	var out Unload
-	err = s.st.transact(ctx, func(tx *db.Tx) error {
+	return s.reserveUnloads(ctx, acct, avail, nil, closeAccount, chosen)
+}
+
+// reserveUnloads is the write-ahead transaction of startUnload.
+func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.Amount, parts []unloadPart,
+	closeAccount bool, chosen unloadTarget) ([]unloadPart, *Unload, error) {
+	if len(parts) == 0 && !closeAccount {
+		return nil, nil, fmt.Errorf("%w: available balance %s", ErrNothingToUnload, seen)
+	}
+	now := s.now().Truncate(time.Microsecond)
+	key := idempotency.RequestKey(ctx)
+	empty := unloadRow{
+		ID: ids.New(ids.Unload), PartnerID: acct.PartnerID, VisitorID: acct.VisitorID, AccountID: acct.ID,
+		CardID: chosen.card.ID, Status: string(UnloadPending), CloseAccount: closeAccount, Network: chosen.card.Network.String(),
+		RefundCurrency: chosen.cur.Code(), CreatedAt: now, UpdatedAt: now, RequestKey: key,
+	}
+	empty.GroupID = empty.ID
+	for i := range parts {
+		p := &parts[i]
+		p.row = unloadRow{
+			ID: ids.New(ids.Unload), PartnerID: acct.PartnerID, VisitorID: acct.VisitorID, AccountID: acct.ID,
+			CardID: p.card.ID, Status: string(UnloadPending), CloseAccount: closeAccount, Network: p.card.Network.String(),
+			RefundCurrency: p.cur.Code(), CreatedAt: now, UpdatedAt: now, PartNo: i,
+			QuoteID: p.q.ID(), AmountMinor: p.q.Sell().Minor(), RefundMinor: p.q.Card().Minor(), Rate: p.q.RateString(),
+		}
+		if i == 0 {
+			p.row.RequestKey = key
+		}
+		p.row.GroupID = parts[0].row.ID
+	}
+	var done *Unload
+	err := s.st.transact(ctx, func(tx *db.Tx) error {
+		done = nil
 		a, err := s.st.lockAccountTx(tx, acct.VisitorID)
 		if err != nil {
 			return err
@@ -233,42 +500,64 @@ func (s *Service) startUnload(ctx context.Context, acct Account, card gateway.Ca
 				}
 			}
 		}
-		if avail.IsPositive() {
-			funded, err := s.st.fundingCardTx(tx, a.ID, card.ID)
+		if len(parts) > 0 {
+			// The rooms again, under the lock: no other unload of the
+			// account can be pending now, so what is read here is what
+			// every card has until these parts are decided.
+			rooms, err := s.st.cardRoomsTx(tx, a.ID)
 			if err != nil {
 				return err
 			}
-			if !funded {
-				return fmt.Errorf("%w: card %s never funded the account", ErrCardNotUsable, card.ID)
+			if _, ok := cardRoomOf(rooms, chosen.card.ID, chosen.cur); !ok {
+				return fmt.Errorf("%w: card %s never funded the account", ErrCardNotUsable, chosen.card.ID)
+			}
+			for _, p := range parts {
+				r, ok := cardRoomOf(rooms, p.card.ID, p.cur)
+				if !ok || p.row.AmountMinor > r.cnyRoom() || p.row.RefundMinor > r.refundRoom() {
+					return errBalanceMoved
+				}
 			}
 		}
-		fresh, err := s.led.BalanceTx(ctx, tx, accts[fx.RoleVisitor])
+		fresh, err := s.led.BalanceTx(ctx, tx, chosen.accts[fx.RoleVisitor])
 		if err != nil {
 			return err
 		}
-		if fresh.Available() != bal.Available() {
+		if fresh.Available() != seen {
 			return errBalanceMoved
 		}
-		if !avail.IsPositive() {
-			return s.closeEmptyTx(ctx, tx, a, row, &out)
+		if len(parts) == 0 {
+			out := Unload{}
+			if err := s.closeEmptyTx(ctx, tx, a, empty, &out); err != nil {
+				return err
+			}
+			done = &out
+			return nil
 		}
-		if err := s.d.QuoteUse.Use(ctx, tx, q.ID(), s.now()); err != nil {
-			return err
+		for i := range parts {
+			p := &parts[i]
+			if err := s.d.QuoteUse.Use(ctx, tx, p.q.ID(), s.now()); err != nil {
+				return err
+			}
+			op, err := s.led.PostTx(ctx, tx, ledger.Batch{Reference: unloadHoldReference(p.row.ID), Ops: []ledger.Op{
+				ledger.Hold(p.accts[fx.RoleVisitor], p.accts[fx.RoleFXCNY], p.q.Sell(), time.Time{}, ledger.ExpiryAction{})}})
+			if err != nil {
+				return fmt.Errorf("prepaid: reserve unload: %w", err)
+			}
+			p.row.HoldID = op.Transfers[0].ID
+			if err := s.st.insertUnloadTx(tx, p.row); err != nil {
+				return err
+			}
 		}
-		op, err := s.led.PostTx(ctx, tx, ledger.Batch{Reference: unloadHoldReference(row.ID), Ops: []ledger.Op{
-			ledger.Hold(accts[fx.RoleVisitor], accts[fx.RoleFXCNY], q.Sell(), time.Time{}, ledger.ExpiryAction{})}})
-		if err != nil {
-			return fmt.Errorf("prepaid: reserve unload: %w", err)
-		}
-		row.HoldID = op.Transfers[0].ID
-		out = row.unload()
-
-		return s.st.insertUnloadTx(tx, row)
+		return nil
 	})
 	if err != nil {
-		return Unload{}, fx.Quote{}, err
+		return nil, nil, err
 	}
-	return out, q, nil
+	if done != nil {
+		return nil, done, nil
+	}
+	s.log.InfoContext(ctx, "unload started", "unload", parts[0].row.ID, "visitor", acct.VisitorID, "parts", len(parts))
+	return parts, nil, nil
 }
 
 // closeEmptyTx records an unload of nothing and closes the account.
@@ -280,10 +569,10 @@ func (s *Service) closeEmptyTx(ctx context.Context, tx *db.Tx, a Account, row un
 	if _, err := s.st.setStatusTx(tx, a.ID, []Status{Active, Expired}, Closed, s.now()); err != nil {
 		return err
 	}
-	*out = row.unload()
-	if err := s.emit(tx, row.PartnerID, EventUnloadSucceeded, *out); err != nil {
+	if err := s.emit(tx, row.PartnerID, EventUnloadSucceeded, row.unload()); err != nil {
 		return err
 	}
+	*out = groupUnload([]unloadRow{row})
 	return db.RunHooks(ctx, tx, *out)
 }
 
@@ -314,8 +603,17 @@ func (s *Service) applyUnload(ctx context.Context, tx *db.Tx, unloadID string, c
 
 // bookUnload posts the refund's batch: the hold becomes the visitor's
 // debit, the spread is booked and the card currency leaves through the
-// network account. The legs come from the quote (fx.Quote.Legs).
+// network account. The legs come from the quote (fx.Quote.Legs). When
+// this completes the request (every unload of it succeeded) the account
+// closes if asked, and the hooks get the request's answer.
 func (s *Service) bookUnload(ctx context.Context, tx *db.Tx, r unloadRow, q fx.Quote, accts map[fx.Role]string, out *Unload) error {
+	// The account lock first, before any ledger row, in the order loads
+	// and unloads take them; it also orders the parts of one request
+	// booked at once (Recover on two replicas), so exactly one of them
+	// sees the request complete.
+	if _, err := s.st.lockAccountTx(tx, r.VisitorID); err != nil {
+		return err
+	}
 	var ops []ledger.Op
 	for _, leg := range q.Legs() {
 		if leg.Debit == fx.RoleVisitor {
@@ -332,7 +630,18 @@ func (s *Service) bookUnload(ctx context.Context, tx *db.Tx, r unloadRow, q fx.Q
 	if err := s.st.saveUnloadTx(tx, r); err != nil {
 		return err
 	}
-	if r.CloseAccount {
+	group, err := s.st.unloadGroupTx(tx, r)
+	if err != nil {
+		return err
+	}
+	complete := true
+	for _, g := range group {
+		if g.ID == r.ID {
+			g = r
+		}
+		complete = complete && UnloadStatus(g.Status) == UnloadSucceeded
+	}
+	if r.CloseAccount && complete {
 		if _, err := s.st.setStatusTx(tx, r.AccountID, []Status{Active, Expired}, Closed, s.now()); err != nil {
 			return err
 		}
@@ -342,7 +651,15 @@ func (s *Service) bookUnload(ctx context.Context, tx *db.Tx, r unloadRow, q fx.Q
 		return err
 	}
 	s.log.InfoContext(ctx, "unload booked", "unload", r.ID, "visitor", r.VisitorID, "call", r.CallID)
-	return db.RunHooks(ctx, tx, *out)
+	if !complete {
+		return nil
+	}
+	for i := range group {
+		if group[i].ID == r.ID {
+			group[i] = r
+		}
+	}
+	return db.RunHooks(ctx, tx, groupUnload(group))
 }
 
 // failUnloadTx releases the hold and fails the unload.

@@ -48,6 +48,16 @@
 // ledger references make a repeated release or refund impossible even if
 // that were not so. The auto-release job claims due rows with FOR UPDATE
 // SKIP LOCKED, so replicas share the work and each payment is released once.
+//
+// # Frozen visitors
+//
+// A freeze of the visitor's prepaid account stops every outflow of the
+// visitor's money: Confirm is refused (prepaid.ErrFrozen) and the
+// auto-release job leaves the visitor's payments in the queue until the
+// unfreeze. Both read the account row under the lock a freeze takes, so a
+// release never commits after a freeze it did not see. Refunds (money back
+// into the frozen account, where the freeze keeps it), disputes and staff
+// resolutions go on.
 package escrow
 
 import (

@@ -646,3 +646,88 @@ func TestAutoReleaseOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestFrozenVisitorEscrow: a freeze stops every outflow of the visitor's
+// money. Confirm is refused (prepaid.ErrFrozen); the auto-release job
+// skips the frozen visitor's due payment without holding up the others
+// and releases it on the first run after the unfreeze; staff resolve a
+// dispute and the partner refunds (an inflow) while frozen.
+func TestFrozenVisitorEscrow(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := setup(t, b)
+		ctx := context.Background()
+		frozen := e.visitor(partner, 1000)
+		other := e.visitor(partner, 1000)
+		mer := e.merchant(partner)
+		pay := func(vis, otn string) escrow.Payment {
+			t.Helper()
+			p, err := e.s.Create(ctx, partner, escrow.PaymentInput{VisitorID: vis, MerchantID: mer.ID,
+				Amount: cny(10000), OutTradeNo: otn, AutoReleaseAfter: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		// The frozen visitor's payment is the most overdue: it heads the
+		// auto-release queue.
+		due := pay(frozen, "F-DUE")
+		e.advance(time.Minute)
+		confirm := pay(frozen, "F-CONFIRM")
+		refund := pay(frozen, "F-REFUND")
+		disputed := pay(frozen, "F-DISPUTE")
+		if _, err := e.s.Dispute(ctx, partner, disputed.ID, "tea never came"); err != nil {
+			t.Fatal(err)
+		}
+		otherDue := pay(other, "O-DUE")
+		if _, err := e.pre.SetFrozen(ctx, frozen, true, eventSink{}); err != nil {
+			t.Fatal(err)
+		}
+
+		if _, err := e.s.Confirm(ctx, partner, confirm.ID); !errors.Is(err, prepaid.ErrFrozen) {
+			t.Fatalf("confirm while frozen: %v, want %v", err, prepaid.ErrFrozen)
+		}
+		if _, err := e.s.Refund(ctx, partner, refund.ID, nil, "out of stock"); err != nil {
+			t.Fatalf("refund to a frozen visitor (an inflow): %v", err)
+		}
+		if _, err := e.s.Resolve(ctx, disputed.ID, escrow.OutcomeRelease, nil, "stf_1", "delivery proved"); err != nil {
+			t.Fatalf("staff resolve while frozen: %v", err)
+		}
+
+		e.advance(2 * time.Hour)
+		if n, err := e.s.AutoRelease(ctx, e.now()); err != nil || n != 1 {
+			t.Fatalf("auto-release while frozen: %d %v, want only the other visitor's payment", n, err)
+		}
+		status := func(id string) escrow.Status {
+			t.Helper()
+			p, err := e.s.Get(ctx, partner, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Status
+		}
+		for id, want := range map[string]escrow.Status{due.ID: escrow.Held, confirm.ID: escrow.Held, otherDue.ID: escrow.Released,
+			refund.ID: escrow.Refunded, disputed.ID: escrow.Released} {
+			if got := status(id); got != want {
+				t.Errorf("while frozen %s: %s, want %s", id, got, want)
+			}
+		}
+		if got := e.balance(frozen); got != cny(1000*100-4*10000+10000) {
+			t.Errorf("frozen visitor's balance %s", got)
+		}
+
+		if _, err := e.pre.SetFrozen(ctx, frozen, false, eventSink{}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.s.AutoRelease(ctx, e.now()); err != nil || n != 2 {
+			t.Fatalf("auto-release after unfreeze: %d %v, want 2", n, err)
+		}
+		for _, id := range []string{due.ID, confirm.ID} {
+			if got := status(id); got != escrow.Released {
+				t.Errorf("after unfreeze %s: %s", id, got)
+			}
+		}
+		if n, err := e.s.AutoRelease(ctx, e.now()); err != nil || n != 0 {
+			t.Fatalf("second run: %d %v", n, err)
+		}
+	})
+}

@@ -335,7 +335,14 @@ func (s *Service) change(ctx context.Context, partnerID, id string, fn func(tx *
 }
 
 // Confirm is the buyer's confirmation of receipt: what is in escrow goes to
-// the merchant, less the fee.
+// the merchant, less the fee. A release is an outflow of the visitor's
+// money, so a frozen account refuses it (prepaid.ErrFrozen, 403
+// account_frozen); support staff can still Resolve a disputed payment.
+//
+// What a freeze does not stop, on purpose: a refund (partner or staff)
+// and a dispute. A refund moves money back into the visitor's account (an
+// inflow, which the freeze keeps where it is), and a dispute only stops
+// auto-release. Both leave the frozen money under the bank's control.
 func (s *Service) Confirm(ctx context.Context, partnerID, id string) (Payment, error) {
 	if _, err := s.feesAccount(ctx); err != nil {
 		return Payment{}, err
@@ -343,6 +350,9 @@ func (s *Service) Confirm(ctx context.Context, partnerID, id string) (Payment, e
 	var out Payment
 	err := s.change(ctx, partnerID, id, func(tx *db.Tx, p *Payment) (any, error) {
 		if err := p.checkRelease(); err != nil {
+			return nil, err
+		}
+		if err := s.checkNotFrozen(tx, p.VisitorID); err != nil {
 			return nil, err
 		}
 		if err := s.release(ctx, tx, p, p.Held); err != nil {
@@ -577,9 +587,26 @@ func (s *Service) Resolve(ctx context.Context, id string, outcome Outcome, amoun
 	return out, err
 }
 
+// checkNotFrozen returns prepaid.ErrFrozen when the visitor's account is
+// frozen. It reads the account row with a lock (FOR UPDATE on PostgreSQL;
+// the SQLite transaction holds the only write lock already), the lock that
+// freezing takes too: a freeze either commits before this check sees the
+// account or waits until the release has committed, never in between.
+func (s *Service) checkNotFrozen(tx *db.Tx, visitorID string) error {
+	a, err := s.accounts.ByVisitorTx(s.d.ForUpdate(tx), visitorID)
+	if err != nil {
+		return fmt.Errorf("escrow: account of %s: %w", visitorID, err)
+	}
+	if a.Status == prepaid.Frozen {
+		return fmt.Errorf("%w: visitor %s", prepaid.ErrFrozen, visitorID)
+	}
+	return nil
+}
+
 // AutoRelease releases every held payment whose auto-release time is at or
 // before now, each in its own transaction, and returns how many it
-// released. Several replicas may run it at once: each claims different
+// released. Payments of a frozen visitor wait (they are not claimed) and
+// are released by the first run after the unfreeze. Several replicas may run it at once: each claims different
 // payments (FOR UPDATE SKIP LOCKED) and re-checks the state under the lock,
 // so each payment is released exactly once.
 func (s *Service) AutoRelease(ctx context.Context, now time.Time) (int, error) {
@@ -597,6 +624,15 @@ func (s *Service) AutoRelease(ctx context.Context, now time.Time) (int, error) {
 			}
 			if p.checkRelease() != nil || p.dueAt == nil || p.dueAt.After(now) {
 				return nil
+			}
+			// claimDue skips frozen visitors; this catches a freeze that
+			// committed between its read and our lock. The payment stays
+			// due and is released on a run after the unfreeze.
+			if err := s.checkNotFrozen(tx, p.VisitorID); err != nil {
+				if errors.Is(err, prepaid.ErrFrozen) {
+					return nil
+				}
+				return err
 			}
 			if err := s.release(ctx, tx, &p, p.Held); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/prepaid"
 )
 
 type merchantRow struct {
@@ -230,10 +231,14 @@ func listPayments(ctx context.Context, tx *gorm.DB, partnerID string, f Filter) 
 }
 
 // claimDue locks the most overdue payment due at now that no other
-// transaction holds (tx carries FOR UPDATE SKIP LOCKED on PostgreSQL).
+// transaction holds (tx carries FOR UPDATE SKIP LOCKED on PostgreSQL),
+// leaving out payments of frozen visitors: a freeze stops every outflow,
+// and a frozen payment at the head of the queue must not stop the others.
+// Frozen payments keep their due_at and are claimed once unfrozen.
 func claimDue(ctx context.Context, tx *gorm.DB, now time.Time) (Payment, bool, error) {
 	var rs []paymentRow
 	if err := tx.Where("due_at IS NOT NULL AND due_at <= ?", now.UTC()).
+		Where("NOT EXISTS (SELECT 1 FROM prepaid_accounts a WHERE a.visitor_id = escrow_payments.visitor_id AND a.status = ?)", string(prepaid.Frozen)).
 		Order("due_at").Limit(1).Find(&rs).Error; err != nil {
 		return Payment{}, false, fmt.Errorf("escrow: claim due payment: %w", err)
 	}

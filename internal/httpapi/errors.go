@@ -101,6 +101,7 @@ var catalogue = map[string]code{
 	"limit_exceeded":              {422, typeLimit, "The load would exceed a limit of the account."},
 	"quote_mismatch":              {400, typeInvalidRequest, "The quote is not for this card or visitor."},
 	"unload_in_progress":          {409, typeConflict, "An unload of this account is in progress."},
+	"unload_exceeds_card_room":    {422, typeLimit, "A card gets back at most what it paid in, net of earlier refunds; the unload exceeds that room."},
 	"account_busy":                {409, typeConflict, "The account cannot close while a load is in flight or a payment is held in escrow."},
 	"nothing_to_unload":           {409, typeConflict, "The account has no available balance to unload."},
 	"outcome_pending":             {503, typeAPI, "The card network's answer is not known yet; it will be settled shortly. Retry with the same Idempotency-Key."},
@@ -200,6 +201,7 @@ var errorTable = []mapping{
 	{err: prepaid.ErrInvalidOTP, code: "otp_invalid", param: "otp"},
 	{err: prepaid.ErrUnloadInProgress, code: "unload_in_progress"},
 	{err: prepaid.ErrNothingToUnload, code: "nothing_to_unload"},
+	{err: prepaid.ErrExceedsCardRoom, code: "unload_exceeds_card_room", param: "card_id"},
 	{err: prepaid.ErrCloseBlocked, code: "account_busy", param: "close"},
 	{err: prepaid.ErrInvalidCursor, code: "parameter_invalid", param: "cursor"},
 	{err: prepaid.ErrUnresolved, code: "outcome_pending"},
@@ -264,6 +266,14 @@ func toAPIError(err error) (*apiError, bool) {
 	if errors.As(err, &le) {
 		e := newError("limit_exceeded", "", fmt.Sprintf("The load would exceed the %s limit.", le.Limit))
 		e.Extra = map[string]any{"limit": le.Limit, "room": le.Room}
+		return e, true
+	}
+	var re *prepaid.CardRoomError
+	if errors.As(err, &re) {
+		e := newError("unload_exceeds_card_room", "card_id", fmt.Sprintf(
+			"At most %s CNY of the %s CNY available can go back now (the card has %s %s of captures not yet refunded); with close the rest goes to the other funding cards, each within its own room.",
+			re.Room.Value(), re.Requested.Value(), re.RefundRoom.Value(), re.RefundRoom.Currency().Code()))
+		e.Extra = map[string]any{"room": re.Room, "requested": re.Requested, "refund_room": re.RefundRoom}
 		return e, true
 	}
 	var ie *escrow.InputError

@@ -107,8 +107,9 @@ func (s *Server) adminLedgerTransfers(c *gin.Context) {
 }
 
 // reconciliation lists every break: the ledger's invariants, escrow held
-// against open payments, and the day's settlement at the card networks
-// against credited loads and succeeded unloads. {"breaks": []} is clean.
+// against open payments, the day's settlement at the card networks
+// against credited loads and succeeded unloads, and refunds to each card
+// against its captures (all days). {"breaks": []} is clean.
 func (s *Server) reconciliation(c *gin.Context) {
 	ctx := c.Request.Context()
 	day := s.Now().UTC()
@@ -157,5 +158,11 @@ func (s *Server) reconciliation(c *gin.Context) {
 		return
 	}
 	breaks = append(breaks, recon.Match(network, ledgerSide)...)
+	cards, err := recon.CardRefunds(ctx, s.DB)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	breaks = append(breaks, cards...)
 	s.respond(c, http.StatusOK, gin.H{"object": "reconciliation", "date": day.Format(time.DateOnly), "checked_at": s.Now(), "breaks": breaks})
 }

@@ -106,8 +106,9 @@ func (s *Server) listTransactions(c *gin.Context) {
 	s.respond(c, http.StatusOK, out)
 }
 
-// createUnload sends the whole available balance back to a card that funded
-// the account, as a network refund at a fresh quote; with close the account
+// createUnload sends the available balance back to a card that funded the
+// account, as a network refund at a fresh quote, within what that card paid
+// in; with close the rest goes to the other funding cards and the account
 // closes after.
 func (s *Server) createUnload(c *gin.Context) {
 	var req struct {

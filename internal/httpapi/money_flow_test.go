@@ -147,8 +147,13 @@ func TestMoneyFlow(t *testing.T) {
 			t.Fatalf("payments list: %d %s", n, l2.Body)
 		}
 
-		// Frozen accounts refuse payments.
+		// Frozen accounts refuse payments, and the confirm of a payment
+		// held before the freeze (an outflow too).
+		held := post(t, P+"/v1/payments", a.partnerKey, strings.NewReplacer("88.88", "2.00", "ORDER-1", "ORDER-5").Replace(payBody)).json(t)["id"].(string)
 		post(t, a.admin.URL+"/admin/v1/visitors/"+vis+"/freeze", agent, `{"reason":"check"}`)
+		if r := post(t, P+"/v1/payments/"+held+"/confirm", a.partnerKey, `{}`); r.Status != 403 || r.errCode(t) != "account_frozen" {
+			t.Fatalf("frozen confirm: %d %s", r.Status, r.Body)
+		}
 		if r := post(t, P+"/v1/payments", a.partnerKey, strings.NewReplacer("88.88", "1.00", "ORDER-1", "ORDER-4").Replace(payBody)); r.Status != 403 || r.errCode(t) != "account_frozen" {
 			t.Fatalf("frozen payment: %d %s", r.Status, r.Body)
 		}
@@ -156,6 +161,9 @@ func TestMoneyFlow(t *testing.T) {
 			t.Fatalf("frozen load: %d %s", r.Status, r.Body)
 		}
 		post(t, a.admin.URL+"/admin/v1/visitors/"+vis+"/unfreeze", agent, `{"reason":"ok"}`)
+		if r := post(t, P+"/v1/payments/"+held+"/confirm", a.partnerKey, `{}`); r.Status != 200 || r.json(t)["status"] != "released" {
+			t.Fatalf("confirm after unfreeze: %d %s", r.Status, r.Body)
+		}
 
 		tx := do(t, "GET", P+"/v1/visitors/"+vis+"/transactions", a.partnerKey, "")
 		contains(t, tx, `"type":"load"`, `"type":"payment"`, `"type":"refund"`)

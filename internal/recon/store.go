@@ -40,3 +40,35 @@ func LedgerSide(ctx context.Context, d *db.DB, day time.Time) ([]Movement, error
 	}
 	return out, nil
 }
+
+// RuleRefundExceedsCapture: a card got back more than it paid in.
+const RuleRefundExceedsCapture = "refund_exceeds_capture"
+
+// CardRefunds checks that refunds to a card never exceed captures from it:
+// per card and currency, the refunds of succeeded unloads against the
+// captures of succeeded loads, all days together. Unload keeps every card
+// within that room, so any break is a bug or a row changed by hand; the
+// network would refuse such a refund against the capture anyway.
+func CardRefunds(ctx context.Context, d *db.DB) ([]Break, error) {
+	var rows []struct {
+		CardID, Currency   string
+		Refunded, Captured int64
+	}
+	err := d.WithContext(ctx).Raw(`SELECT u.card_id, u.currency, u.refunded, COALESCE(l.captured, 0) AS captured
+		FROM (SELECT card_id, refund_currency AS currency, SUM(refund_minor) AS refunded FROM prepaid_unloads
+		      WHERE status = 'succeeded' AND refund_minor > 0 GROUP BY card_id, refund_currency) u
+		LEFT JOIN (SELECT card_id, charged_currency AS currency, SUM(charged_minor) AS captured FROM prepaid_loads
+		      WHERE status = 'succeeded' GROUP BY card_id, charged_currency) l
+		ON l.card_id = u.card_id AND l.currency = u.currency
+		WHERE u.refunded > COALESCE(l.captured, 0)
+		ORDER BY u.card_id, u.currency`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("recon: card refunds: %w", err)
+	}
+	out := make([]Break, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Break{Check: "card_refunds", Rule: RuleRefundExceedsCapture, Currency: r.Currency, Object: r.CardID,
+			Detail: fmt.Sprintf("card %s got back %d %s (minor units) but paid in %d", r.CardID, r.Refunded, r.Currency, r.Captured)})
+	}
+	return out, nil
+}
