@@ -96,6 +96,11 @@ func TestParseMRZSpecimens(t *testing.T) {
 			// "expiry years are 20YY": a 1995 expiry reads as 2095.
 			ExpiryDate: date(t, "2095-07-12"),
 		}},
+		"valid TD3 Germany specimen (D<<)": {mrz: kyc.MRZ{
+			Format: kyc.TD3, DocumentCode: "P", IssuingState: "D", Surname: "MUSTERMANN", GivenNames: "ERIKA",
+			DocumentNumber: "C01X00T47", Nationality: "D", DateOfBirth: date(t, "1964-08-12"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2027-02-28"),
+		}},
 		"invalid TD3 line 2: document check digit should be 4, composite 2": {
 			err: kyc.ErrMRZCheckDigit, param: "mrz.document_number",
 		},

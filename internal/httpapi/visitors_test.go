@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/ids"
@@ -294,6 +295,40 @@ func TestFreezeAndUnfreeze(t *testing.T) {
 		au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+id, a.supervisor, "")
 		if n := len(au.json(t)["data"].([]any)); n != 2 {
 			t.Fatalf("audit records %d, want 2: %s", n, au.Body)
+		}
+	})
+}
+
+// Acceptance: Germany's published passport specimen (issuing state and
+// nationality "D<<") onboards, and so do the other ICAO 9303 Part 3 codes
+// that are not ISO country codes; stateless and refugee codes go to review.
+func TestICAOSpecialCodesOnboard(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		german := []string{"P<D<<MUSTERMANN<<ERIKA<<<<<<<<<<<<<<<<<<<<<<", "C01X00T478D<<6408125F2702283<<<<<<<<<<<<<<<4"}
+		r := a.createVisitor(t, a.partnerKey, german, "")
+		if r.Status != 201 {
+			t.Fatalf("German specimen: %d %s", r.Status, r.Body)
+		}
+		v := r.json(t)
+		if v["nationality"] != "D" || v["document"].(map[string]any)["issuing_state"] != "D" {
+			t.Fatalf("German specimen fields: %s", r.Body)
+		}
+		// The specimen expires on 2027-02-28; until then it is approved.
+		if st, rs := kycOf(t, r); time.Now().Before(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)) && st != "approved" {
+			t.Fatalf("German specimen: %s %s", st, rs)
+		}
+		for i, tc := range []struct{ code, status string }{
+			{"GBN", "approved"}, {"GBD", "approved"}, {"UNO", "approved"}, {"XOM", "approved"}, {"EUE", "approved"},
+			{"RKS", "approved"}, {"XXB", "review"}, {"XXX", "review"},
+		} {
+			r := a.createVisitor(t, a.partnerKey, td3(tc.code, "HOLDER", "ANNA", fmt.Sprintf("K%07d", i), "800101", "F", "320101"), "")
+			if r.Status != 201 {
+				t.Fatalf("%s: %d %s", tc.code, r.Status, r.Body)
+			}
+			if st, rs := kycOf(t, r); st != tc.status {
+				t.Fatalf("%s: %s %s, want %s", tc.code, st, rs, tc.status)
+			}
 		}
 	})
 }
