@@ -66,7 +66,8 @@ func (m MRZ) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // or TD1 (3x30). Surrounding spaces are ignored and a single string holding
 // line breaks is split, because OCR libraries return either; anything else
 // must be exact. today decides the century of the birth year (the latest
-// year not after today); expiry years are 20YY.
+// year not after today); an expiry year is read in the hundred years up to
+// 50 years after today (so 95 is 1995, not 2095).
 //
 // Errors are *FieldError wrapping ErrMRZInvalid (shape, characters,
 // impossible dates, unknown codes) or ErrMRZCheckDigit (Param names the
@@ -294,7 +295,7 @@ func (m *MRZ) fill(f fields, today Date) error {
 	if m.DateOfBirth, err = birthDate(f.birth, today); err != nil {
 		return err
 	}
-	if m.ExpiryDate, err = mrzDate(f.expiry, 2000, "mrz.expiry_date"); err != nil {
+	if m.ExpiryDate, err = expiryDate(f.expiry, today); err != nil {
 		return err
 	}
 	m.OptionalData = strings.Trim(f.optional, "<")
@@ -345,6 +346,30 @@ func birthDate(s string, today Date) (Date, error) {
 	}
 	if d.After(today) {
 		return mrzDate(s, 1900, "mrz.date_of_birth")
+	}
+	return d, nil
+}
+
+// expiryWindow: an expiry year more than this many years after today's
+// year belongs to the previous century. No document is valid for fifty
+// years, while documents that expired decades ago are still shown (a 1995
+// expiry must not read as valid until 2095).
+const expiryWindow = 50
+
+// expiryDate reads the expiry in today's century, or the previous one when
+// that puts it more than expiryWindow years ahead.
+func expiryDate(s string, today Date) (Date, error) {
+	century := today.Year() / 100 * 100
+	d, err := mrzDate(s, century, "mrz.expiry_date")
+	if err != nil {
+		return Date{}, err
+	}
+	if d.Year() > today.Year()+expiryWindow {
+		return mrzDate(s, century-100, "mrz.expiry_date")
+	}
+	if d.Year() <= today.Year()+expiryWindow-100 {
+		// Late in a century: "05" read in 2090 is 2105, not 2005.
+		return mrzDate(s, century+100, "mrz.expiry_date")
 	}
 	return d, nil
 }

@@ -92,9 +92,9 @@ func TestParseMRZSpecimens(t *testing.T) {
 		"valid TD1 with a long document number (overflow into the optional field)": {mrz: kyc.MRZ{
 			Format: kyc.TD1, DocumentCode: "I", IssuingState: "UTO", Surname: "STEVENSON", GivenNames: "PETER JOHN",
 			DocumentNumber: "D23145890734", Nationality: "UTO", DateOfBirth: date(t, "1934-07-12"), Sex: kyc.SexMale,
-			// ICAO printed this specimen in the 1990s, but the rule is
-			// "expiry years are 20YY": a 1995 expiry reads as 2095.
-			ExpiryDate: date(t, "2095-07-12"),
+			// ICAO printed this specimen in the 1990s: it expired in 1995,
+			// not in 2095.
+			ExpiryDate: date(t, "1995-07-12"),
 		}},
 		"valid TD3 Germany specimen (D<<)": {mrz: kyc.MRZ{
 			Format: kyc.TD3, DocumentCode: "P", IssuingState: "D", Surname: "MUSTERMANN", GivenNames: "ERIKA",
@@ -189,6 +189,22 @@ func TestParseMRZFeatures(t *testing.T) {
 			want: kyc.MRZ{Format: kyc.TD1, DocumentCode: "I", IssuingState: "UTO", Surname: "NEW", GivenNames: "BORN",
 				DocumentNumber: "A1", Nationality: "UTO", DateOfBirth: date(t, "2026-03-01"), Sex: kyc.SexFemale,
 				ExpiryDate: date(t, "2028-01-01")},
+		},
+		{
+			name: "expiry 50 years ahead is this century, 51 years ahead the previous one",
+			doc: doc{format: kyc.TD3, code: "P", state: "UTO", surname: []string{"LONG"}, given: []string{"LIFE"},
+				number: "A1", nationality: "UTO", birth: "800101", sex: 'F', expiry: "761231"},
+			want: kyc.MRZ{Format: kyc.TD3, DocumentCode: "P", IssuingState: "UTO", Surname: "LONG", GivenNames: "LIFE",
+				DocumentNumber: "A1", Nationality: "UTO", DateOfBirth: date(t, "1980-01-01"), Sex: kyc.SexFemale,
+				ExpiryDate: date(t, "2076-12-31")},
+		},
+		{
+			name: "expiry in 1977 (51 years ahead read as 20YY)",
+			doc: doc{format: kyc.TD2, code: "I", state: "UTO", surname: []string{"OLD"}, given: []string{"CARD"},
+				number: "A1", nationality: "UTO", birth: "500101", sex: 'M', expiry: "770101"},
+			want: kyc.MRZ{Format: kyc.TD2, DocumentCode: "I", IssuingState: "UTO", Surname: "OLD", GivenNames: "CARD",
+				DocumentNumber: "A1", Nationality: "UTO", DateOfBirth: date(t, "1950-01-01"), Sex: kyc.SexMale,
+				ExpiryDate: date(t, "1977-01-01")},
 		},
 		{
 			name: "mononym and a truncated name",

@@ -332,3 +332,21 @@ func TestICAOSpecialCodesOnboard(t *testing.T) {
 		}
 	})
 }
+
+// The ICAO TD1 specimen with a long document number expired in 1995; read
+// as 2095 it would be approved.
+func TestDocumentExpiredLastCenturyIsRejected(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, []string{"I<UTOD23145890<7349<<<<<<<<<<<", "3407127M9507122UTO<<<<<<<<<<<2", "STEVENSON<<PETER<JOHN<<<<<<<<<"}, "")
+		if r.Status != 201 {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		if st, rs := kycOf(t, r); st != "rejected" || rs != "document_expired" {
+			t.Fatalf("%s %s: %s", st, rs, r.Body)
+		}
+		if exp := r.json(t)["document"].(map[string]any)["expires_on"]; exp != "1995-07-12" {
+			t.Fatalf("expires_on %v", exp)
+		}
+	})
+}
