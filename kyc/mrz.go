@@ -34,7 +34,7 @@ type MRZ struct {
 	Format       Format
 	DocumentCode string // "P", "PD", "I", "ID", "AC", ...: fillers removed
 	IssuingState string // "UTO", "D" (Germany), "XXA", ...
-	Surname      string // primary identifier, words separated by one space
+	Surname      string // primary identifier, words separated by one space; empty for some single-name holders
 	GivenNames   string // secondary identifier, words separated by one space
 	// NameTruncated: the name field is full to its last character, which
 	// ICAO uses to show that the name was cut to fit.
@@ -330,8 +330,11 @@ func parseName(s string) (surname, given string, truncated bool, err error) {
 	primary, secondary, _ := strings.Cut(s, "<<")
 	surname = strings.Join(strings.FieldsFunc(primary, isFiller), " ")
 	given = strings.Join(strings.FieldsFunc(secondary, isFiller), " ")
-	if surname == "" {
-		return "", "", false, invalid("mrz.name", "primary identifier is empty")
+	// A holder with a single name has it in the primary identifier (ICAO's
+	// rule) or, as some states write it (P<IND<<FIRST<NAME), only in the
+	// secondary one: both are valid. Only a name with neither is refused.
+	if surname == "" && given == "" {
+		return "", "", false, invalid("mrz.name", "name is empty")
 	}
 	return surname, given, truncated, nil
 }

@@ -101,6 +101,11 @@ func TestParseMRZSpecimens(t *testing.T) {
 			DocumentNumber: "C01X00T47", Nationality: "D", DateOfBirth: date(t, "1964-08-12"), Sex: kyc.SexFemale,
 			ExpiryDate: date(t, "2027-02-28"),
 		}},
+		"valid TD3 single-name holder (ICAO specimen line 2)": {mrz: kyc.MRZ{
+			Format: kyc.TD3, DocumentCode: "P", IssuingState: "UTO", Surname: "", GivenNames: "ANNA MARIA",
+			DocumentNumber: "L898902C3", Nationality: "UTO", DateOfBirth: date(t, "1974-08-12"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2012-04-15"), OptionalData: "ZE184226B",
+		}},
 		"invalid TD3 line 2: document check digit should be 4, composite 2": {
 			err: kyc.ErrMRZCheckDigit, param: "mrz.document_number",
 		},
@@ -207,6 +212,14 @@ func TestParseMRZFeatures(t *testing.T) {
 				ExpiryDate: date(t, "1977-01-01")},
 		},
 		{
+			name: "single name in the secondary identifier (P<IND<<FIRST<NAME)",
+			doc: doc{format: kyc.TD3, code: "P", state: "IND", surname: []string{""}, given: []string{"FIRST", "NAME"},
+				number: "A1", nationality: "IND", birth: "800101", sex: 'M', expiry: "300101"},
+			want: kyc.MRZ{Format: kyc.TD3, DocumentCode: "P", IssuingState: "IND", GivenNames: "FIRST NAME",
+				DocumentNumber: "A1", Nationality: "IND", DateOfBirth: date(t, "1980-01-01"), Sex: kyc.SexMale,
+				ExpiryDate: date(t, "2030-01-01")},
+		},
+		{
 			name: "mononym and a truncated name",
 			doc: doc{format: kyc.TD1, code: "I", state: "IDN", surname: []string{"SUKARNOPUTRIMEGAWATIWIRYAWANXY"},
 				number: "A1", nationality: "IDN", birth: "470123", sex: 'F', expiry: "280101"},
@@ -278,7 +291,8 @@ func TestParseMRZRefuses(t *testing.T) {
 		{"digits in a country code", rebuild(func(d *doc) { d.state = "U1O" }), kyc.ErrMRZInvalid, "mrz.issuing_state"},
 		{"filler before letters in a country code", rebuild(func(d *doc) { d.state = "<UT" }), kyc.ErrMRZInvalid, "mrz.issuing_state"},
 		{"digit in a name", rebuild(func(d *doc) { d.surname = []string{"ER1KSSON"} }), kyc.ErrMRZInvalid, "mrz.name"},
-		{"empty primary identifier", rebuild(func(d *doc) { d.surname = []string{""} }), kyc.ErrMRZInvalid, "mrz.name"},
+		{"empty name", rebuild(func(d *doc) { d.surname, d.given = []string{""}, nil }), kyc.ErrMRZInvalid, "mrz.name"},
+		{"only fillers after the double filler", rebuild(func(d *doc) { d.surname, d.given = []string{""}, []string{""} }), kyc.ErrMRZInvalid, "mrz.name"},
 		{"visa, not a passport", rebuild(func(d *doc) { d.code = "V" }), kyc.ErrMRZInvalid, "mrz.document_code"},
 		{"empty document number", rebuild(func(d *doc) { d.number = "" }), kyc.ErrMRZInvalid, "mrz.document_number"},
 		{"TD1 that claims to be a passport", build(doc{format: kyc.TD1, code: "P", state: "UTO", surname: []string{"A"},
@@ -358,7 +372,7 @@ func FuzzParseMRZ(f *testing.F) {
 			}
 			return
 		}
-		if m.DocumentNumber == "" || m.Surname == "" || m.DateOfBirth.IsZero() || m.ExpiryDate.IsZero() ||
+		if m.DocumentNumber == "" || (m.Surname == "" && m.GivenNames == "") || m.DateOfBirth.IsZero() || m.ExpiryDate.IsZero() ||
 			m.DateOfBirth.After(kyc.DateOf(today)) || !kyc.KnownCountry(m.Nationality) {
 			t.Fatalf("accepted an incomplete MRZ: %+v", m)
 		}

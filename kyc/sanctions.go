@@ -387,6 +387,11 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 	res := Screening{ListVersion: l.version, Outcome: ScreeningClear, Candidates: []Candidate{}}
 	sur, giv := NormalizeName(surname), NormalizeName(given)
 	if len(sur) == 0 {
+		// A single-name holder with the name in the given names only: that
+		// name is all there is to screen, so it blocks like a surname.
+		sur, giv = giv, nil
+	}
+	if len(sur) == 0 {
 		return res
 	}
 	// Particles (AL, EL, DE) would pull in half the list; block on the

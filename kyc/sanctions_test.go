@@ -53,6 +53,8 @@ func TestScreenBuiltinList(t *testing.T) {
 			&cand{"9000007", "MØLLER-STRAND, Jørgen", kyc.DOBMatch, false, kyc.ScreeningMatch}},
 		{"no listed birth date", "QUILLFEATHER", "ORSON", "1980-01-01", kyc.ScreeningPossible,
 			&cand{"9000009", "QUILLFEATHER, Orson", kyc.DOBUnknown, false, kyc.ScreeningPossible}},
+		{"single-name holder (no primary identifier)", "", "DRAKOVIC MIRKO", "1970-03-03", kyc.ScreeningMatch,
+			&cand{"9000001", "DRAKOVIC, Mirko", kyc.DOBMatch, false, kyc.ScreeningMatch}},
 		{"clean", "ERIKSSON", "ANNA MARIA", "1974-08-12", kyc.ScreeningClear, nil},
 		{"same surname, another first name", "DRAKOVIC", "ZORAN", "1970-03-03", kyc.ScreeningClear, nil},
 		{"entities and vessels are not screened", "NORTHWIND", "TRADING", "1970-03-03", kyc.ScreeningClear, nil},

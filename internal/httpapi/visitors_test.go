@@ -350,3 +350,36 @@ func TestDocumentExpiredLastCenturyIsRejected(t *testing.T) {
 		}
 	})
 }
+
+// A single-name holder written in the secondary identifier
+// (P<IND<<FIRST<NAME) is a valid visitor: in review for the ambiguous name,
+// and once approved, a card whose holder name shows the given names binds.
+func TestSingleNameHolderOnboardsAndBindsACard(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, td3("IND", "", "FIRST NAME", "Z1234567", "800101", "M", "320101"), "")
+		if r.Status != 201 {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		if st, rs := kycOf(t, r); st != "review" || rs != "name_ambiguous" {
+			t.Fatalf("%s %s", st, rs)
+		}
+		vis := r.json(t)["id"].(string)
+		name := r.json(t)["name"].(map[string]any)
+		if name["surname"] != "" || name["given_names"] != "FIRST NAME" {
+			t.Fatalf("name %v", name)
+		}
+		l := do(t, "GET", a.admin.URL+"/admin/v1/reviews?status=open", a.supervisor, "")
+		rev := l.json(t)["data"].([]any)[0].(map[string]any)["id"].(string)
+		if d := post(t, a.admin.URL+"/admin/v1/reviews/"+rev+"/decision", a.staff(auth.Agent), `{"decision":"approve","reason":"single name checked on the passport"}`); d.Status != 200 {
+			t.Fatalf("decide: %d %s", d.Status, d.Body)
+		}
+		url := a.partner.URL + "/v1/visitors/" + vis + "/cards"
+		if c := post(t, url, a.partnerKey, cardBody("5555555555554444", "123", "JOHN SMITH")); c.Status != 422 || c.errCode(t) != "holder_name_mismatch" {
+			t.Fatalf("wrong holder: %d %s", c.Status, c.Body)
+		}
+		if c := post(t, url, a.partnerKey, cardBody("4242424242424242", "123", "First Name")); c.Status != 201 {
+			t.Fatalf("bind: %d %s", c.Status, c.Body)
+		}
+	})
+}
