@@ -127,12 +127,17 @@ func CheckDigit(s string) byte {
 	return byte('0' + sum%10)
 }
 
-// checks is one check-digit-protected field: its characters, the check
+// check is one check-digit-protected field: its characters, the check
 // digit character, and the error parameter.
 type check struct {
 	field string
 	digit byte
 	param string
+	// alt is another reading of the field that issuing states use, tried
+	// when field fails: a long TD1/TD2 document number with the filler
+	// that stands in the check digit position kept (Belgium's identity
+	// cards compute it so).
+	alt string
 	// emptyMayBeFiller: an empty optional field may carry "<" as its check
 	// digit instead of "0".
 	emptyMayBeFiller bool
@@ -142,16 +147,35 @@ func (c check) ok() bool {
 	if c.emptyMayBeFiller && c.digit == '<' && strings.Trim(c.field, "<") == "" {
 		return true
 	}
-	return c.digit == CheckDigit(c.field)
+	return c.digit == CheckDigit(c.field) || (c.alt != "" && c.digit == CheckDigit(c.alt))
+}
+
+// blameOrder decides which failing check an error names. A misread
+// character usually breaks its field's check and the composite; the
+// dates come first because their reading never depends on the layout,
+// while a long document number's does (where its check digit sits, which
+// reading the issuer used), so a number failing next to a date is more
+// likely collateral. The composite is named only when nothing else fails.
+var blameOrder = map[string]int{
+	"mrz.date_of_birth": 0, "mrz.expiry_date": 1, "mrz.document_number": 2,
+	"mrz.optional_data": 3, "mrz.composite": 4,
 }
 
 func verify(checks ...check) error {
-	for _, c := range checks {
-		if !c.ok() {
-			return badCheck(c.param)
+	var worst *check
+	for i := range checks {
+		c := &checks[i]
+		if c.ok() {
+			continue
+		}
+		if worst == nil || blameOrder[c.param] < blameOrder[worst.param] {
+			worst = c
 		}
 	}
-	return nil
+	if worst == nil {
+		return nil
+	}
+	return badCheck(worst.param, CheckDigit(worst.field))
 }
 
 // documentNumber reassembles a document number. When the number is longer
@@ -169,13 +193,15 @@ func documentNumber(number string, digit byte, optional string) (check, string, 
 		end = len(optional)
 	}
 	if end < 2 {
-		return check{}, "", "", badCheck("mrz.document_number")
+		return check{}, "", "", badCheck("mrz.document_number", 0)
 	}
 	if strings.Contains(number, "<") {
 		return check{}, "", "", invalid("mrz.document_number", "a long document number must fill the first nine positions")
 	}
 	full := number + optional[:end-1]
-	c := check{field: full, digit: optional[end-1], param: "mrz.document_number"}
+	// ICAO 9303 computes the check digit over the number alone; some
+	// issuers (Belgium) over the characters as printed, filler included.
+	c := check{field: full, alt: number + "<" + optional[:end-1], digit: optional[end-1], param: "mrz.document_number"}
 	return c, full, optional[end:], nil
 }
 

@@ -106,6 +106,16 @@ func TestParseMRZSpecimens(t *testing.T) {
 			DocumentNumber: "L898902C3", Nationality: "UTO", DateOfBirth: date(t, "1974-08-12"), Sex: kyc.SexFemale,
 			ExpiryDate: date(t, "2012-04-15"), OptionalData: "ZE184226B",
 		}},
+		"valid TD1 Belgium PRADO BEL-BO-03003 (check digit covers the filler)": {mrz: kyc.MRZ{
+			Format: kyc.TD1, DocumentCode: "ID", IssuingState: "BEL", Surname: "REINARTZ", GivenNames: "ULRIKE KATIA E",
+			DocumentNumber: "000590240601", Nationality: "BEL", DateOfBirth: date(t, "1985-12-01"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2013-11-04"), OptionalData2: "85120100200",
+		}},
+		"valid TD1 Belgium PRADO BEL-BO-11005 (check digit over the number alone)": {mrz: kyc.MRZ{
+			Format: kyc.TD1, DocumentCode: "ID", IssuingState: "BEL", Surname: "SPECIMEN", GivenNames: "SPECIMEN",
+			DocumentNumber: "600001795015", Nationality: "BEL", DateOfBirth: date(t, "2013-01-01"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2023-11-20"), OptionalData2: "13010198739",
+		}},
 		"invalid TD3 line 2: document check digit should be 4, composite 2": {
 			err: kyc.ErrMRZCheckDigit, param: "mrz.document_number",
 		},
@@ -315,6 +325,46 @@ func TestParseMRZRefuses(t *testing.T) {
 				if len(l) > 8 && strings.Contains(err.Error(), l[:9]) {
 					t.Fatalf("error %q repeats the MRZ", err)
 				}
+			}
+		})
+	}
+}
+
+// A wrong check digit names the field and the value it should have; when a
+// date and the composite fail, the date is to blame, not the document
+// number, even when the number is a long one whose check digit has two
+// readings.
+func TestParseMRZBlamesTheWrongField(t *testing.T) {
+	bel := []string{"IDBEL000590240<6013<<<<<<<<<<<", "8512017F1311048BEL851201002007", "REINARTZ<<ULRIKE<KATIA<E<<<<<<"}
+	with := func(lines []string, line, pos int, c byte) []string {
+		out := append([]string{}, lines...)
+		b := []byte(out[line])
+		b[pos] = c
+		out[line] = string(b)
+		return out
+	}
+	icao := readSpecimens(t)[0].lines
+	tests := []struct {
+		name   string
+		lines  []string
+		param  string
+		detail string
+	}{
+		{"misread birth date on a long-number card", with(bel, 1, 3, '3'), "mrz.date_of_birth", "expected 4 for date_of_birth"},
+		{"birth date check digit on a long-number card", with(bel, 1, 6, '1'), "mrz.date_of_birth", "expected 7 for date_of_birth"},
+		{"overflow check digit wrong in both readings", with(bel, 0, 18, '9'), "mrz.document_number", "expected 1 for document_number"},
+		{"composite alone", with(bel, 1, 29, '1'), "mrz.composite", "expected 7 for composite"},
+		{"expiry of the ICAO specimen", with(icao, 1, 27, '0'), "mrz.expiry_date", "expected 9 for expiry_date"},
+		{"ICAO specimen: number and composite", []string{icaoLine1, "K9876543<8UTO8708243F2206219<<<<<<<<<<<<<<<6"}, "mrz.document_number", "expected 4 for document_number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := kyc.ParseMRZ(tt.lines, today)
+			assertFieldError(t, err, kyc.ErrMRZCheckDigit, tt.param)
+			var fe *kyc.FieldError
+			errors.As(err, &fe)
+			if !strings.Contains(fe.Detail(), tt.detail) {
+				t.Fatalf("detail %q, want %q", fe.Detail(), tt.detail)
 			}
 		})
 	}

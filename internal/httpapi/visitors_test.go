@@ -383,3 +383,29 @@ func TestSingleNameHolderOnboardsAndBindsACard(t *testing.T) {
 		}
 	})
 }
+
+// Belgium's PRADO identity card specimens read (two readings of the long
+// document number's check digit), and a wrong check digit says which field
+// and what it should be.
+func TestTD1LongNumberSpecimensAndCheckDigitMessage(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		for _, mrz := range [][]string{
+			{"IDBEL000590240<6013<<<<<<<<<<<", "8512017F1311048BEL851201002007", "REINARTZ<<ULRIKE<KATIA<E<<<<<<"},
+			{"IDBEL600001795<0152<<<<<<<<<<<", "1301014F2311207BEL130101987398", "SPECIMEN<<SPECIMEN<<<<<<<<<<<<"},
+		} {
+			r := a.createVisitor(t, a.partnerKey, mrz, "")
+			if r.Status != 201 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			if st, rs := kycOf(t, r); st != "rejected" || !strings.Contains(rs, "document_expired") {
+				t.Fatalf("%s %s", st, rs)
+			}
+		}
+		r := a.createVisitor(t, a.partnerKey, []string{"IDBEL000590240<6013<<<<<<<<<<<", "8513017F1311048BEL851201002007", "REINARTZ<<ULRIKE<KATIA<E<<<<<<"}, "")
+		if r.Status != 400 || r.errCode(t) != "mrz_check_digit" || r.errParam(t) != "mrz.date_of_birth" ||
+			!strings.Contains(string(r.Body), "expected 4 for date_of_birth") {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+}
