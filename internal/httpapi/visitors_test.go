@@ -409,3 +409,27 @@ func TestTD1LongNumberSpecimensAndCheckDigitMessage(t *testing.T) {
 		}
 	})
 }
+
+// A transliteration of a listed name (DRAKOVITCH for the listed alias
+// DRAKOVICH) with no birth date corroboration goes to review, and the
+// review shows the list entry, the fields that agreed and the score.
+func TestReviewShowsScreeningCandidates(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, td3("UTO", "DRAKOVITCH", "MIRKO", "T7654321", "710303", "M", "320101"), "")
+		if st, rs := kycOf(t, r); st != "review" || rs != "sanctions_possible_match" {
+			t.Fatalf("%s %s: %s", st, rs, r.Body)
+		}
+		l := do(t, "GET", a.admin.URL+"/admin/v1/reviews", a.staff(auth.Viewer), "")
+		rev := l.json(t)["data"].([]any)[0].(map[string]any)
+		sc, ok := rev["screening"].(map[string]any)
+		if !ok || !strings.HasPrefix(sc["list_version"].(string), "sha256:") || sc["outcome"] != "possible_match" {
+			t.Fatalf("review screening: %s", l.Body)
+		}
+		c := sc["candidates"].([]any)[0].(map[string]any)
+		if c["entry_id"] != "9000001" || c["name_match"] != "transliteration" || c["birth_date"] != "mismatch" ||
+			fmt.Sprint(c["agreed"]) != "[surname given_names]" || c["score"].(float64) < 0.9 {
+			t.Fatalf("candidate %v", c)
+		}
+	})
+}
