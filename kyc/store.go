@@ -24,6 +24,9 @@ type Hooks struct {
 	// the outbox event (visitor.approved, .review, .rejected) and, for a
 	// staff decision, the audit record.
 	Changed func(ctx context.Context, tx *gorm.DB, c Change) error
+	// Rescreened runs when the re-screening job sends an approved visitor
+	// to review: freeze the account and write the audit record here.
+	Rescreened func(ctx context.Context, tx *gorm.DB, c Change) error
 }
 
 // GormStore is the Store on the project's database (PostgreSQL or SQLite).
@@ -427,4 +430,72 @@ func (s *GormStore) PromoteTx(tx *gorm.DB, visitorID string, now time.Time) (boo
 		return false, fmt.Errorf("kyc: promote %s: %w", visitorID, res.Error)
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// ActiveVisitors implements Store.
+func (s *GormStore) ActiveVisitors(ctx context.Context, after string, limit int) ([]Visitor, error) {
+	var rows []visitorRow
+	if err := s.db.WithContext(ctx).Where("id > ? AND status IN ?", after, []string{string(StatusApproved), string(StatusReview)}).
+		Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Visitor, 0, len(rows))
+	for _, r := range rows {
+		v, err := r.visitor()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Rescreen implements Store.
+func (s *GormStore) Rescreen(ctx context.Context, rec ScreeningRecord, flag func(Visitor) (Visitor, Change, string, bool)) error {
+	cands, err := json.Marshal(rec.Candidates)
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var vr visitorRow
+		if err := s.db.ForUpdate(tx).Where("id = ?", rec.VisitorID).Take(&vr).Error; err != nil {
+			return err
+		}
+		sc := screeningRow{ID: rec.ID, VisitorID: rec.VisitorID, ListVersion: rec.ListVersion,
+			Outcome: string(rec.Outcome), Candidates: string(cands), CreatedAt: rec.CreatedAt.UTC()}
+		if err := tx.Create(&sc).Error; err != nil {
+			return err
+		}
+		cur, err := vr.visitor()
+		if err != nil {
+			return err
+		}
+		v, change, reviewID, changed := flag(cur)
+		if !changed {
+			return nil
+		}
+		if err := tx.Model(&visitorRow{}).Where("id = ?", v.ID).Updates(map[string]any{
+			"status": string(v.Status), "reasons": joinReasons(v.Reasons), "updated_at": v.UpdatedAt.UTC(),
+		}).Error; err != nil {
+			return err
+		}
+		h := history(v, change.Actor, change.Reason, v.UpdatedAt)
+		if err := tx.Create(&h).Error; err != nil {
+			return err
+		}
+		rv := toReviewRow(Review{ID: reviewID, VisitorID: v.ID, PartnerID: v.PartnerID, Status: ReviewOpen,
+			Reasons: v.Reasons, CreatedAt: v.UpdatedAt})
+		if err := tx.Create(&rv).Error; err != nil {
+			return err
+		}
+		if err := s.runHooks(ctx, tx, change); err != nil {
+			return err
+		}
+		if s.hooks.Rescreened != nil {
+			if err := s.hooks.Rescreened(ctx, tx, change); err != nil {
+				return fmt.Errorf("kyc: rescreened hook: %w", err)
+			}
+		}
+		return nil
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/adjustment"
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/escrow"
@@ -93,6 +94,17 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 				return err
 			}
 			return db.RunHooks(ctx, tx, c)
+		},
+		// A visitor the re-screening job finds on a newly loaded list is
+		// frozen pending review, and the audit log says the system did it.
+		Rescreened: func(ctx context.Context, tx *db.Tx, c kyc.Change) error {
+			if _, err := s.Accounts.FreezeTx(tx, c.Visitor.ID, s.Webhooks); err != nil && !errors.Is(err, prepaid.ErrNotFound) {
+				return err
+			}
+			_, err := audit.Record(tx, audit.Entry{ActorID: kyc.ActorRescreen, ActorRole: "system", Action: "visitor.rescreen",
+				Target: c.Visitor.ID, Reason: c.Reason, After: audit.Snapshot(map[string]any{
+					"status": c.Visitor.Status, "reasons": c.Visitor.Reasons, "review": c.ReviewID, "account": "frozen"})})
+			return err
 		},
 	}
 	kycStore := kyc.NewStore(d, hooks)
