@@ -46,6 +46,12 @@ type Store interface {
 	// true, the visitor is saved with a history entry, the review (reviewID)
 	// is opened, and the Changed and Rescreened hooks run.
 	Rescreen(ctx context.Context, rec ScreeningRecord, flag func(Visitor) (Visitor, Change, string, bool)) error
+	// Erase pseudonymises, in one transaction, the visitors of visitorIDs
+	// and the rejected visitors last changed before rejectedBefore, unless
+	// already erased: name, birth date, sealed passport number, its index,
+	// phone and email are cleared and erased_at set. It returns how many it
+	// erased.
+	Erase(ctx context.Context, visitorIDs []string, rejectedBefore, now time.Time) (int, error)
 	// Decide locks the review and its visitor, lets decide change them, and
 	// saves both with a history entry, in one transaction. decide may be
 	// called more than once if the transaction is retried.

@@ -65,6 +65,7 @@ type visitorRow struct {
 	PlannedDeparture string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	ErasedAt         *time.Time
 }
 
 func (visitorRow) TableName() string { return "visitors" }
@@ -141,8 +142,8 @@ func toVisitorRow(v Visitor, sealed, index string) visitorRow {
 }
 
 func (r visitorRow) visitor() (Visitor, error) {
-	dob, err := ParseDate(r.DateOfBirth)
-	if err != nil {
+	var dob Date
+	if err := dob.UnmarshalText([]byte(r.DateOfBirth)); err != nil { // empty once erased
 		return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", r.ID, err)
 	}
 	exp, err := ParseDate(r.ExpiresOn)
@@ -498,4 +499,38 @@ func (s *GormStore) Rescreen(ctx context.Context, rec ScreeningRecord, flag func
 		}
 		return nil
 	})
+}
+
+// Erase implements Store.
+func (s *GormStore) Erase(ctx context.Context, visitorIDs []string, rejectedBefore, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var ids []string
+		if len(visitorIDs) > 0 {
+			if err := tx.Model(&visitorRow{}).Where("id IN ? AND erased_at IS NULL", visitorIDs).Pluck("id", &ids).Error; err != nil {
+				return err
+			}
+		}
+		var rejected []string
+		if err := tx.Model(&visitorRow{}).Where("status = ? AND updated_at < ? AND erased_at IS NULL", string(StatusRejected), rejectedBefore.UTC()).
+			Pluck("id", &rejected).Error; err != nil {
+			return err
+		}
+		for _, id := range append(ids, rejected...) {
+			// The index becomes a value derived from the visitor id, not
+			// the passport: unique (the active-document index needs it) and
+			// no longer linking the row to the document.
+			res := tx.Model(&visitorRow{}).Where("id = ? AND erased_at IS NULL", id).Updates(map[string]any{
+				"surname": "", "given_names": "", "date_of_birth": "", "number_sealed": "",
+				"number_index": "erased:" + id, "number_masked": "", "phone": "", "email": "",
+				"erased_at": now.UTC(), "updated_at": now.UTC(),
+			})
+			if res.Error != nil {
+				return res.Error
+			}
+			n += int(res.RowsAffected)
+		}
+		return nil
+	})
+	return n, err
 }

@@ -154,6 +154,15 @@ func (s *Store) FreezeTx(tx *gorm.DB, visitorID string, ev Events) (bool, error)
 	return err == nil, err
 }
 
+// ClosedBefore returns the visitors whose account closed before cutoff
+// (the retention job erases their personal data).
+func (s *Store) ClosedBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&accountRow{}).Where("status = ? AND closed_at IS NOT NULL AND closed_at < ?", string(Closed), cutoff.UTC()).
+		Order("visitor_id").Pluck("visitor_id", &ids).Error
+	return ids, err
+}
+
 // CheckUsable returns nil for an active account, else why it cannot move
 // money (ErrFrozen, ErrExpired, ErrClosed).
 func (a Account) CheckUsable(now time.Time) error {

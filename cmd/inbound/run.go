@@ -354,6 +354,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		return err
 	}})
+	// AML record keeping: personal data is erased once the retention after
+	// the account closed has passed (README, INBOUND_RETENTION).
+	runner.Register(jobs.Job{Name: "retention.erase", Every: 24 * time.Hour, Run: func(ctx context.Context, now time.Time) error {
+		n, err := svc.EraseExpired(ctx, now, cfg.Retention)
+		if n > 0 {
+			log.Info("retention: personal data erased", "visitors", n)
+		}
+		return err
+	}})
 	runner.Register(jobs.Job{Name: "prepaid.expire", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 		_, err := svc.Prepaid.ExpireAccounts(ctx, now)
 		return err

@@ -193,3 +193,18 @@ func (e cardEvents) Emit(tx *db.Tx, partnerID, typ string, data any) (string, er
 	}
 	return e.hooks.Emit(tx, partnerID, typ, data)
 }
+
+// EraseExpired runs the retention rule once at now: the personal data of
+// visitors whose account closed more than retention ago, and of rejected
+// visitors rejected that long ago, is erased (kyc.Service.EraseExpired).
+// The ledger is not touched.
+func (s *Services) EraseExpired(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		retention = kyc.DefaultRetention
+	}
+	ids, err := s.Accounts.ClosedBefore(ctx, now.Add(-retention))
+	if err != nil {
+		return 0, err
+	}
+	return s.KYC.EraseExpired(ctx, ids, retention)
+}
