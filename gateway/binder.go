@@ -369,11 +369,11 @@ func (b *Binder) fail(ctx context.Context, cardID string, from Status, declineCo
 // Verify completes the issuer authentication of a card in requires_action
 // with the OTP the cardholder received.
 //
-// A wrong OTP fails the card (402 authentication_failed) rather than
-// leaving it waiting, as Stripe does when 3-D Secure fails on a
-// SetupIntent: the issuer's challenge is single use, so another attempt
-// needs a new challenge anyway, and the partner gets it by binding the
-// card again. Verifying a card already verified returns it.
+// A wrong OTP is an *AuthenticationError (402 authentication_failed) with
+// the attempts left: the card keeps waiting under the same challenge for
+// up to MaxOTPAttempts OTPs, and the last wrong one fails it, as a failed
+// 3-D Secure fails a SetupIntent; the partner then binds the card again.
+// Verifying a card already verified returns it.
 func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp string) (Card, error) {
 	row, err := b.store.card(ctx, partnerID, visitorID, cardID)
 	if err != nil {
@@ -391,7 +391,7 @@ func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp s
 	}
 	var out Card
 	applied := false
-	_, err = b.client.Authenticate(ctx, row.VerifyCallID, otp, func(tx *db.Tx, c Call) error {
+	call, err := b.client.Authenticate(ctx, row.VerifyCallID, otp, func(tx *db.Tx, c Call) error {
 		applied = true
 		return b.applyVerification(ctx, tx, row.ID, StatusRequiresAction, c, &out)
 	})
@@ -406,6 +406,11 @@ func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp s
 	case errors.Is(err, ErrNotRecorded):
 		b.fail(ctx, row.ID, StatusRequiresAction, declineCodeOf(err))
 		return Card{}, err
+	case out.Status == StatusRequiresAction && call.State == StateChallenged:
+		// A wrong OTP with attempts left: the card keeps waiting.
+		return Card{}, OTPResult(true, call, err)
+	case out.Status == StatusFailed:
+		return Card{}, OTPResult(false, call, err)
 	}
 	return b.result(out, err)
 }

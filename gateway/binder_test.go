@@ -80,10 +80,20 @@ func checkChallenge(t *testing.T, e *env, v gateway.VisitorRef, pan string, card
 	if _, err := e.binder.Verify(ctx, e.partner, v.ID, card.ID, ""); !errors.Is(err, gateway.ErrInvalidOTP) {
 		t.Fatalf("empty otp: %v", err)
 	}
-	_, err = e.binder.Verify(ctx, e.partner, v.ID, card.ID, "000000")
-	var de *gateway.DeclineError
-	if !errors.As(err, &de) || de.Code != gateway.DeclineAuthenticationFailed {
-		t.Fatalf("wrong otp: want authentication_failed, got %v", err)
+	// Three wrong OTPs: the first two leave the card waiting with the
+	// attempts left, the third fails it.
+	for _, left := range []int{2, 1, 0} {
+		_, err = e.binder.Verify(ctx, e.partner, v.ID, card.ID, "000000")
+		var de *gateway.DeclineError
+		var ae *gateway.AuthenticationError
+		if !errors.As(err, &de) || de.Code != gateway.DeclineAuthenticationFailed || !errors.As(err, &ae) || ae.Remaining != left {
+			t.Fatalf("wrong otp: want authentication_failed with %d left, got %v", left, err)
+		}
+		if left > 0 {
+			if waiting, err := e.binder.Get(ctx, e.partner, v.ID, card.ID); err != nil || waiting.Status != gateway.StatusRequiresAction {
+				t.Fatalf("after a wrong otp with %d left: %+v %v", left, waiting, err)
+			}
+		}
 	}
 	failed, err := e.binder.Get(ctx, e.partner, v.ID, card.ID)
 	if err != nil || failed.Status != gateway.StatusFailed || failed.DeclineCode != gateway.DeclineAuthenticationFailed {

@@ -111,6 +111,8 @@ type Call struct {
 	DeclineCode string
 	ChallengeID string
 	Attempts    int
+	// OTPAttempts is how many OTPs were sent for the call's challenge.
+	OTPAttempts int
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 
@@ -354,6 +356,11 @@ func (c *Client) verify(ctx context.Context, src source, cvc string, apply Apply
 // Authenticate completes a challenged call (a verification, authorisation
 // or sale that got 1A) with the cardholder's OTP: the same message under
 // the same STAN and RRN, now with the challenge id and OTP.
+//
+// Each OTP counts against MaxOTPAttempts, raised under the call's row lock
+// before the OTP goes out. A wrong OTP the issuer answers with a new 1A
+// leaves the call challenged (Call.OTPAttempts tells how many were used);
+// the last allowed one that fails declines it (63, authentication_failed).
 func (c *Client) Authenticate(ctx context.Context, callID, otp string, apply Apply) (Call, error) {
 	row, err := c.store.call(ctx, callID)
 	if err != nil {
@@ -379,9 +386,15 @@ func (c *Client) Authenticate(ctx context.Context, callID, otp string, apply App
 			return err
 		}
 		if r.State != string(StateChallenged) {
+			// Also the answer to a second OTP sent while the first is out:
+			// the lock and this state check count each OTP once.
 			return fmt.Errorf("%w: call %s is %s", ErrNotChallenged, r.ID, r.State)
 		}
+		if r.OTPAttempts >= MaxOTPAttempts {
+			return fmt.Errorf("%w: call %s used its %d OTP attempts", ErrNotChallenged, r.ID, MaxOTPAttempts)
+		}
 		r.State, r.Attempts, r.UpdatedAt = string(StateIntent), r.Attempts+1, c.now().UTC()
+		r.OTPAttempts++
 		row = r
 		return c.store.saveCall(tx, r)
 	})
@@ -452,6 +465,13 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 		out.State = string(StateUnknown)
 	}
 	out.ResponseCode, out.AuthCode, out.DeclineCode = res.ResponseCode, res.AuthCode, ""
+	if auth != nil && out.State == string(StateChallenged) && out.OTPAttempts >= MaxOTPAttempts {
+		// The issuer would take yet another OTP, but the gateway allows
+		// MaxOTPAttempts: the last wrong one fails the call as the issuer's
+		// own "authentication failed" does. Nothing is held under a
+		// challenge, so there is nothing to reverse.
+		out.State, out.ResponseCode = string(StateDeclined), RCSecurityViolation
+	}
 	if out.State != string(StateApproved) {
 		out.DeclineCode = toCall(out).declineCode()
 	}
@@ -597,7 +617,7 @@ func toCall(r callRow) Call {
 		ID: r.ID, Kind: CallKind(r.Kind), Network: n, MTI: r.MTI, Trace: Trace{STAN: r.STAN, RRN: r.RRN},
 		Amount: amount, CardID: r.CardID, Reference: r.Reference, OriginalID: r.OriginalID,
 		State: CallState(r.State), ResponseCode: r.ResponseCode, AuthCode: r.AuthCode,
-		DeclineCode: r.DeclineCode, ChallengeID: r.ChallengeID, Attempts: r.Attempts,
+		DeclineCode: r.DeclineCode, ChallengeID: r.ChallengeID, Attempts: r.Attempts, OTPAttempts: r.OTPAttempts,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }

@@ -197,6 +197,14 @@ func TestConnectorChallenge(t *testing.T) {
 	req = authReq(t, "4000000000003220", usd(50_00))
 	res, _ = r.conn.Authorize(ctx, req)
 	req.Authentication = &gateway.Authentication{ChallengeID: res.ChallengeID, OTP: "000000"}
+	// The issuer keeps the challenge open for cardnet.ChallengeTries OTPs:
+	// 1A again until the last wrong one, which is 63.
+	for i := 1; i < cardnet.ChallengeTries; i++ {
+		res, err = r.conn.Authorize(ctx, req)
+		if err != nil || !res.NeedsAuthentication() || res.ChallengeID != req.Authentication.ChallengeID {
+			t.Fatalf("wrong otp %d: %+v %v", i, res, err)
+		}
+	}
 	res, err = r.conn.Authorize(ctx, req)
 	if err != nil || res.Approved() {
 		t.Fatalf("%+v %v", res, err)

@@ -137,3 +137,40 @@ func DeclineForError(err error) (d Decline, ok bool) {
 	}
 	return Decline{}, false
 }
+
+// MaxOTPAttempts is how many OTPs a card binding, or a load, may try for
+// its issuer authentication (API.md). The last wrong one fails it.
+const MaxOTPAttempts = 3
+
+// AuthenticationError is a wrong OTP: 402 authentication_failed with the
+// attempts left. With Remaining > 0 the card or load still waits for the
+// OTP under the same challenge; at 0 it has failed. It unwraps to the
+// DeclineError of an authentication failure, so code that only knows
+// declines sees one.
+type AuthenticationError struct {
+	Remaining int
+}
+
+func (e *AuthenticationError) Error() string {
+	return fmt.Sprintf("gateway: issuer authentication failed, %d attempts remaining", e.Remaining)
+}
+
+// Unwrap gives the decline (authentication_failed).
+func (e *AuthenticationError) Unwrap() error {
+	return &DeclineError{Decline: DeclineFor(RCSecurityViolation)}
+}
+
+// OTPResult is the error of an OTP attempt, from the status it left and
+// the call: nil when it succeeded, an *AuthenticationError with the
+// attempts left when the challenge still stands or when it failed for a
+// wrong OTP, err unchanged otherwise (another decline, no answer).
+func OTPResult(stillChallenged bool, c Call, err error) error {
+	if stillChallenged {
+		return &AuthenticationError{Remaining: max(0, MaxOTPAttempts-c.OTPAttempts)}
+	}
+	var de *DeclineError
+	if errors.As(err, &de) && de.Code == DeclineAuthenticationFailed {
+		return &AuthenticationError{Remaining: 0}
+	}
+	return err
+}

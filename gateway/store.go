@@ -62,6 +62,7 @@ type callRow struct {
 	DeclineCode  string
 	ChallengeID  string
 	Attempts     int
+	OTPAttempts  int       `gorm:"column:otp_attempts"`
 	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt    time.Time `gorm:"autoUpdateTime:false"`
 }

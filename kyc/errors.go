@@ -3,6 +3,7 @@ package kyc
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors of the package. Callers compare with errors.Is; the HTTP
@@ -75,6 +76,13 @@ func invalid(param, msg string) error {
 	return &FieldError{Param: param, Err: ErrMRZInvalid, msg: msg}
 }
 
-func badCheck(param string) error {
-	return &FieldError{Param: param, Err: ErrMRZCheckDigit, msg: "check digit does not match"}
+// badCheck names the field and, when known (expected != 0), the check
+// digit it should have: one digit derived from the field tells a client
+// which character to look at again without repeating the field itself.
+func badCheck(param string, expected byte) error {
+	msg := "check digit does not match"
+	if expected != 0 {
+		msg = fmt.Sprintf("check digit does not match: expected %c for %s", expected, strings.TrimPrefix(param, "mrz."))
+	}
+	return &FieldError{Param: param, Err: ErrMRZCheckDigit, msg: msg}
 }

@@ -34,7 +34,7 @@ type MRZ struct {
 	Format       Format
 	DocumentCode string // "P", "PD", "I", "ID", "AC", ...: fillers removed
 	IssuingState string // "UTO", "D" (Germany), "XXA", ...
-	Surname      string // primary identifier, words separated by one space
+	Surname      string // primary identifier, words separated by one space; empty for some single-name holders
 	GivenNames   string // secondary identifier, words separated by one space
 	// NameTruncated: the name field is full to its last character, which
 	// ICAO uses to show that the name was cut to fit.
@@ -66,7 +66,8 @@ func (m MRZ) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // or TD1 (3x30). Surrounding spaces are ignored and a single string holding
 // line breaks is split, because OCR libraries return either; anything else
 // must be exact. today decides the century of the birth year (the latest
-// year not after today); expiry years are 20YY.
+// year not after today); an expiry year is read in the hundred years up to
+// 50 years after today (so 95 is 1995, not 2095).
 //
 // Errors are *FieldError wrapping ErrMRZInvalid (shape, characters,
 // impossible dates, unknown codes) or ErrMRZCheckDigit (Param names the
@@ -126,12 +127,17 @@ func CheckDigit(s string) byte {
 	return byte('0' + sum%10)
 }
 
-// checks is one check-digit-protected field: its characters, the check
+// check is one check-digit-protected field: its characters, the check
 // digit character, and the error parameter.
 type check struct {
 	field string
 	digit byte
 	param string
+	// alt is another reading of the field that issuing states use, tried
+	// when field fails: a long TD1/TD2 document number with the filler
+	// that stands in the check digit position kept (Belgium's identity
+	// cards compute it so).
+	alt string
 	// emptyMayBeFiller: an empty optional field may carry "<" as its check
 	// digit instead of "0".
 	emptyMayBeFiller bool
@@ -141,16 +147,35 @@ func (c check) ok() bool {
 	if c.emptyMayBeFiller && c.digit == '<' && strings.Trim(c.field, "<") == "" {
 		return true
 	}
-	return c.digit == CheckDigit(c.field)
+	return c.digit == CheckDigit(c.field) || (c.alt != "" && c.digit == CheckDigit(c.alt))
+}
+
+// blameOrder decides which failing check an error names. A misread
+// character usually breaks its field's check and the composite; the
+// dates come first because their reading never depends on the layout,
+// while a long document number's does (where its check digit sits, which
+// reading the issuer used), so a number failing next to a date is more
+// likely collateral. The composite is named only when nothing else fails.
+var blameOrder = map[string]int{
+	"mrz.date_of_birth": 0, "mrz.expiry_date": 1, "mrz.document_number": 2,
+	"mrz.optional_data": 3, "mrz.composite": 4,
 }
 
 func verify(checks ...check) error {
-	for _, c := range checks {
-		if !c.ok() {
-			return badCheck(c.param)
+	var worst *check
+	for i := range checks {
+		c := &checks[i]
+		if c.ok() {
+			continue
+		}
+		if worst == nil || blameOrder[c.param] < blameOrder[worst.param] {
+			worst = c
 		}
 	}
-	return nil
+	if worst == nil {
+		return nil
+	}
+	return badCheck(worst.param, CheckDigit(worst.field))
 }
 
 // documentNumber reassembles a document number. When the number is longer
@@ -168,13 +193,15 @@ func documentNumber(number string, digit byte, optional string) (check, string, 
 		end = len(optional)
 	}
 	if end < 2 {
-		return check{}, "", "", badCheck("mrz.document_number")
+		return check{}, "", "", badCheck("mrz.document_number", 0)
 	}
 	if strings.Contains(number, "<") {
 		return check{}, "", "", invalid("mrz.document_number", "a long document number must fill the first nine positions")
 	}
 	full := number + optional[:end-1]
-	c := check{field: full, digit: optional[end-1], param: "mrz.document_number"}
+	// ICAO 9303 computes the check digit over the number alone; some
+	// issuers (Belgium) over the characters as printed, filler included.
+	c := check{field: full, alt: number + "<" + optional[:end-1], digit: optional[end-1], param: "mrz.document_number"}
 	return c, full, optional[end:], nil
 }
 
@@ -294,7 +321,7 @@ func (m *MRZ) fill(f fields, today Date) error {
 	if m.DateOfBirth, err = birthDate(f.birth, today); err != nil {
 		return err
 	}
-	if m.ExpiryDate, err = mrzDate(f.expiry, 2000, "mrz.expiry_date"); err != nil {
+	if m.ExpiryDate, err = expiryDate(f.expiry, today); err != nil {
 		return err
 	}
 	m.OptionalData = strings.Trim(f.optional, "<")
@@ -329,8 +356,11 @@ func parseName(s string) (surname, given string, truncated bool, err error) {
 	primary, secondary, _ := strings.Cut(s, "<<")
 	surname = strings.Join(strings.FieldsFunc(primary, isFiller), " ")
 	given = strings.Join(strings.FieldsFunc(secondary, isFiller), " ")
-	if surname == "" {
-		return "", "", false, invalid("mrz.name", "primary identifier is empty")
+	// A holder with a single name has it in the primary identifier (ICAO's
+	// rule) or, as some states write it (P<IND<<FIRST<NAME), only in the
+	// secondary one: both are valid. Only a name with neither is refused.
+	if surname == "" && given == "" {
+		return "", "", false, invalid("mrz.name", "name is empty")
 	}
 	return surname, given, truncated, nil
 }
@@ -345,6 +375,30 @@ func birthDate(s string, today Date) (Date, error) {
 	}
 	if d.After(today) {
 		return mrzDate(s, 1900, "mrz.date_of_birth")
+	}
+	return d, nil
+}
+
+// expiryWindow: an expiry year more than this many years after today's
+// year belongs to the previous century. No document is valid for fifty
+// years, while documents that expired decades ago are still shown (a 1995
+// expiry must not read as valid until 2095).
+const expiryWindow = 50
+
+// expiryDate reads the expiry in today's century, or the previous one when
+// that puts it more than expiryWindow years ahead.
+func expiryDate(s string, today Date) (Date, error) {
+	century := today.Year() / 100 * 100
+	d, err := mrzDate(s, century, "mrz.expiry_date")
+	if err != nil {
+		return Date{}, err
+	}
+	if d.Year() > today.Year()+expiryWindow {
+		return mrzDate(s, century-100, "mrz.expiry_date")
+	}
+	if d.Year() <= today.Year()+expiryWindow-100 {
+		// Late in a century: "05" read in 2090 is 2105, not 2005.
+		return mrzDate(s, century+100, "mrz.expiry_date")
 	}
 	return d, nil
 }

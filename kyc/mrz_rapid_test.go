@@ -65,7 +65,11 @@ func genDoc(t *rapid.T) (doc, kyc.MRZ) {
 	}
 	// Birth within the last 99 years, so the century rule is unambiguous.
 	birth := today.AddDate(0, 0, -rapid.IntRange(0, 36000).Draw(t, "age days"))
-	expiry := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rapid.IntRange(0, 36500).Draw(t, "expiry days"))
+	// Expiry years read in a window: up to 50 years after today's year,
+	// otherwise the previous century.
+	first := time.Date(today.Year()-49, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(today.Year()+50, 12, 31, 0, 0, 0, 0, time.UTC)
+	expiry := first.AddDate(0, 0, rapid.IntRange(0, int(last.Sub(first).Hours()/24)).Draw(t, "expiry days"))
 	d.birth, d.expiry = birth.Format("060102"), expiry.Format("060102")
 	d.sex = rapid.SampledFrom([]byte("MFX<")).Draw(t, "sex")
 	sex := map[byte]kyc.Sex{'M': kyc.SexMale, 'F': kyc.SexFemale, 'X': kyc.SexUnspecified, '<': kyc.SexUnspecified}[d.sex]

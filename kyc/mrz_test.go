@@ -92,9 +92,29 @@ func TestParseMRZSpecimens(t *testing.T) {
 		"valid TD1 with a long document number (overflow into the optional field)": {mrz: kyc.MRZ{
 			Format: kyc.TD1, DocumentCode: "I", IssuingState: "UTO", Surname: "STEVENSON", GivenNames: "PETER JOHN",
 			DocumentNumber: "D23145890734", Nationality: "UTO", DateOfBirth: date(t, "1934-07-12"), Sex: kyc.SexMale,
-			// ICAO printed this specimen in the 1990s, but the rule is
-			// "expiry years are 20YY": a 1995 expiry reads as 2095.
-			ExpiryDate: date(t, "2095-07-12"),
+			// ICAO printed this specimen in the 1990s: it expired in 1995,
+			// not in 2095.
+			ExpiryDate: date(t, "1995-07-12"),
+		}},
+		"valid TD3 Germany specimen (D<<)": {mrz: kyc.MRZ{
+			Format: kyc.TD3, DocumentCode: "P", IssuingState: "D", Surname: "MUSTERMANN", GivenNames: "ERIKA",
+			DocumentNumber: "C01X00T47", Nationality: "D", DateOfBirth: date(t, "1964-08-12"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2027-02-28"),
+		}},
+		"valid TD3 single-name holder (ICAO specimen line 2)": {mrz: kyc.MRZ{
+			Format: kyc.TD3, DocumentCode: "P", IssuingState: "UTO", Surname: "", GivenNames: "ANNA MARIA",
+			DocumentNumber: "L898902C3", Nationality: "UTO", DateOfBirth: date(t, "1974-08-12"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2012-04-15"), OptionalData: "ZE184226B",
+		}},
+		"valid TD1 Belgium PRADO BEL-BO-03003 (check digit covers the filler)": {mrz: kyc.MRZ{
+			Format: kyc.TD1, DocumentCode: "ID", IssuingState: "BEL", Surname: "REINARTZ", GivenNames: "ULRIKE KATIA E",
+			DocumentNumber: "000590240601", Nationality: "BEL", DateOfBirth: date(t, "1985-12-01"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2013-11-04"), OptionalData2: "85120100200",
+		}},
+		"valid TD1 Belgium PRADO BEL-BO-11005 (check digit over the number alone)": {mrz: kyc.MRZ{
+			Format: kyc.TD1, DocumentCode: "ID", IssuingState: "BEL", Surname: "SPECIMEN", GivenNames: "SPECIMEN",
+			DocumentNumber: "600001795015", Nationality: "BEL", DateOfBirth: date(t, "2013-01-01"), Sex: kyc.SexFemale,
+			ExpiryDate: date(t, "2023-11-20"), OptionalData2: "13010198739",
 		}},
 		"invalid TD3 line 2: document check digit should be 4, composite 2": {
 			err: kyc.ErrMRZCheckDigit, param: "mrz.document_number",
@@ -186,6 +206,30 @@ func TestParseMRZFeatures(t *testing.T) {
 				ExpiryDate: date(t, "2028-01-01")},
 		},
 		{
+			name: "expiry 50 years ahead is this century, 51 years ahead the previous one",
+			doc: doc{format: kyc.TD3, code: "P", state: "UTO", surname: []string{"LONG"}, given: []string{"LIFE"},
+				number: "A1", nationality: "UTO", birth: "800101", sex: 'F', expiry: "761231"},
+			want: kyc.MRZ{Format: kyc.TD3, DocumentCode: "P", IssuingState: "UTO", Surname: "LONG", GivenNames: "LIFE",
+				DocumentNumber: "A1", Nationality: "UTO", DateOfBirth: date(t, "1980-01-01"), Sex: kyc.SexFemale,
+				ExpiryDate: date(t, "2076-12-31")},
+		},
+		{
+			name: "expiry in 1977 (51 years ahead read as 20YY)",
+			doc: doc{format: kyc.TD2, code: "I", state: "UTO", surname: []string{"OLD"}, given: []string{"CARD"},
+				number: "A1", nationality: "UTO", birth: "500101", sex: 'M', expiry: "770101"},
+			want: kyc.MRZ{Format: kyc.TD2, DocumentCode: "I", IssuingState: "UTO", Surname: "OLD", GivenNames: "CARD",
+				DocumentNumber: "A1", Nationality: "UTO", DateOfBirth: date(t, "1950-01-01"), Sex: kyc.SexMale,
+				ExpiryDate: date(t, "1977-01-01")},
+		},
+		{
+			name: "single name in the secondary identifier (P<IND<<FIRST<NAME)",
+			doc: doc{format: kyc.TD3, code: "P", state: "IND", surname: []string{""}, given: []string{"FIRST", "NAME"},
+				number: "A1", nationality: "IND", birth: "800101", sex: 'M', expiry: "300101"},
+			want: kyc.MRZ{Format: kyc.TD3, DocumentCode: "P", IssuingState: "IND", GivenNames: "FIRST NAME",
+				DocumentNumber: "A1", Nationality: "IND", DateOfBirth: date(t, "1980-01-01"), Sex: kyc.SexMale,
+				ExpiryDate: date(t, "2030-01-01")},
+		},
+		{
 			name: "mononym and a truncated name",
 			doc: doc{format: kyc.TD1, code: "I", state: "IDN", surname: []string{"SUKARNOPUTRIMEGAWATIWIRYAWANXY"},
 				number: "A1", nationality: "IDN", birth: "470123", sex: 'F', expiry: "280101"},
@@ -257,7 +301,8 @@ func TestParseMRZRefuses(t *testing.T) {
 		{"digits in a country code", rebuild(func(d *doc) { d.state = "U1O" }), kyc.ErrMRZInvalid, "mrz.issuing_state"},
 		{"filler before letters in a country code", rebuild(func(d *doc) { d.state = "<UT" }), kyc.ErrMRZInvalid, "mrz.issuing_state"},
 		{"digit in a name", rebuild(func(d *doc) { d.surname = []string{"ER1KSSON"} }), kyc.ErrMRZInvalid, "mrz.name"},
-		{"empty primary identifier", rebuild(func(d *doc) { d.surname = []string{""} }), kyc.ErrMRZInvalid, "mrz.name"},
+		{"empty name", rebuild(func(d *doc) { d.surname, d.given = []string{""}, nil }), kyc.ErrMRZInvalid, "mrz.name"},
+		{"only fillers after the double filler", rebuild(func(d *doc) { d.surname, d.given = []string{""}, []string{""} }), kyc.ErrMRZInvalid, "mrz.name"},
 		{"visa, not a passport", rebuild(func(d *doc) { d.code = "V" }), kyc.ErrMRZInvalid, "mrz.document_code"},
 		{"empty document number", rebuild(func(d *doc) { d.number = "" }), kyc.ErrMRZInvalid, "mrz.document_number"},
 		{"TD1 that claims to be a passport", build(doc{format: kyc.TD1, code: "P", state: "UTO", surname: []string{"A"},
@@ -280,6 +325,46 @@ func TestParseMRZRefuses(t *testing.T) {
 				if len(l) > 8 && strings.Contains(err.Error(), l[:9]) {
 					t.Fatalf("error %q repeats the MRZ", err)
 				}
+			}
+		})
+	}
+}
+
+// A wrong check digit names the field and the value it should have; when a
+// date and the composite fail, the date is to blame, not the document
+// number, even when the number is a long one whose check digit has two
+// readings.
+func TestParseMRZBlamesTheWrongField(t *testing.T) {
+	bel := []string{"IDBEL000590240<6013<<<<<<<<<<<", "8512017F1311048BEL851201002007", "REINARTZ<<ULRIKE<KATIA<E<<<<<<"}
+	with := func(lines []string, line, pos int, c byte) []string {
+		out := append([]string{}, lines...)
+		b := []byte(out[line])
+		b[pos] = c
+		out[line] = string(b)
+		return out
+	}
+	icao := readSpecimens(t)[0].lines
+	tests := []struct {
+		name   string
+		lines  []string
+		param  string
+		detail string
+	}{
+		{"misread birth date on a long-number card", with(bel, 1, 3, '3'), "mrz.date_of_birth", "expected 4 for date_of_birth"},
+		{"birth date check digit on a long-number card", with(bel, 1, 6, '1'), "mrz.date_of_birth", "expected 7 for date_of_birth"},
+		{"overflow check digit wrong in both readings", with(bel, 0, 18, '9'), "mrz.document_number", "expected 1 for document_number"},
+		{"composite alone", with(bel, 1, 29, '1'), "mrz.composite", "expected 7 for composite"},
+		{"expiry of the ICAO specimen", with(icao, 1, 27, '0'), "mrz.expiry_date", "expected 9 for expiry_date"},
+		{"ICAO specimen: number and composite", []string{icaoLine1, "K9876543<8UTO8708243F2206219<<<<<<<<<<<<<<<6"}, "mrz.document_number", "expected 4 for document_number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := kyc.ParseMRZ(tt.lines, today)
+			assertFieldError(t, err, kyc.ErrMRZCheckDigit, tt.param)
+			var fe *kyc.FieldError
+			errors.As(err, &fe)
+			if !strings.Contains(fe.Detail(), tt.detail) {
+				t.Fatalf("detail %q, want %q", fe.Detail(), tt.detail)
 			}
 		})
 	}
@@ -337,7 +422,7 @@ func FuzzParseMRZ(f *testing.F) {
 			}
 			return
 		}
-		if m.DocumentNumber == "" || m.Surname == "" || m.DateOfBirth.IsZero() || m.ExpiryDate.IsZero() ||
+		if m.DocumentNumber == "" || (m.Surname == "" && m.GivenNames == "") || m.DateOfBirth.IsZero() || m.ExpiryDate.IsZero() ||
 			m.DateOfBirth.After(kyc.DateOf(today)) || !kyc.KnownCountry(m.Nationality) {
 			t.Fatalf("accepted an incomplete MRZ: %+v", m)
 		}

@@ -127,7 +127,9 @@ var honorifics = map[string]bool{"MR": true, "MRS": true, "MS": true, "MISS": tr
 // come in any order; a one-letter token of the holder matches a given name
 // with that initial ("ANNA M ERIKSSON" matches ERIKSSON<<ANNA<MARIA); given
 // names may be left out ("ANNA ERIKSSON"), but every holder token must match
-// some passport token and the surname must be there. Diacritics and ICAO
+// some passport token and the surname must be there. A single-name holder
+// with an empty surname (P<IND<<FIRST<NAME) matches on the given names
+// alone, at least one written out. Diacritics and ICAO
 // transliteration variants are tolerated (MÜLLER, MUELLER and MULLER are the
 // same). The score is the lower of the surname score and the given-name
 // score, each a mean of Jaro-Winkler token similarities; ok is
@@ -144,6 +146,11 @@ func MatchName(holder, surname, given string) (score float64, ok bool) {
 	score = scoreName(len(h), len(sur), len(giv), func(o, p int) float64 {
 		return tokenScore(h[o], person[p], p >= len(sur))
 	}, true)
+	if len(sur) == 0 && !slices.ContainsFunc(h, func(t string) bool { return len(t) > 1 }) {
+		// A single-name holder whose name is in the given names only: the
+		// card must show at least one of them written out, not initials.
+		score = 0
+	}
 	return score, score >= MatchThreshold
 }
 
@@ -156,7 +163,7 @@ func MatchName(holder, surname, given string) (score float64, ok bool) {
 // lists): extra tokens on either side do not count against the match,
 // because lists carry more or fewer names than passports.
 func scoreName(nOther, nSur, nGiv int, sim func(o, p int) float64, strict bool) float64 {
-	if nOther == 0 || nSur == 0 {
+	if nOther == 0 || nSur+nGiv == 0 {
 		return 0
 	}
 	type pair struct {
@@ -192,9 +199,14 @@ func scoreName(nOther, nSur, nGiv int, sim func(o, p int) float64, strict bool) 
 	// A card must show the whole surname. A list entry may show only part of
 	// a compound surname, so there only the matched tokens count.
 	var sur float64
-	if strict {
+	switch {
+	case nSur == 0:
+		// A single-name holder written in the given names only (no primary
+		// identifier): the given names below carry the match alone.
+		sur = 1
+	case strict:
 		sur = mean(best[:nSur], nil)
-	} else {
+	default:
 		sur = mean(best[:nSur], matched[:nSur])
 	}
 	// Left-out given names do not count (cards and lists often drop middle

@@ -64,6 +64,13 @@ func TestMatchName(t *testing.T) {
 		{"initial of the surname", "ANNA E", "ERIKSSON", "ANNA", false},
 		{"wrong initial", "ANNA K ERIKSSON", "ERIKSSON", "ANNA MARIA", false},
 		{"empty holder", "", "ERIKSSON", "ANNA", false},
+		{"no primary identifier, full name", "ANNA MARIA", "", "ANNA MARIA", true},
+		{"no primary identifier, in another order", "MARIA ANNA", "", "ANNA MARIA", true},
+		{"no primary identifier, one of the names", "FIRST", "", "FIRST NAME", true},
+		{"no primary identifier, initial and name", "F NAME", "", "FIRST NAME", true},
+		{"no primary identifier, initials only", "F N", "", "FIRST NAME", false},
+		{"no primary identifier, another name", "JOHN", "", "FIRST NAME", false},
+		{"no primary identifier, an extra name", "FIRST NAME SMITH", "", "FIRST NAME", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,7 +78,8 @@ type Assessment struct {
 // sanctions screening on day today. An expired document (the expiry day
 // itself is still valid), an age under the minimum and a sanctions match
 // reject; a possible sanctions match, a stateless or refugee code, and an
-// ambiguous name (no given names, or a name cut to fit the MRZ) send the
+// ambiguous name (a single name, in either identifier, or a name cut to fit
+// the MRZ) send the
 // visitor to review. Every reason found is reported, not only the first,
 // so a reviewer sees the whole picture. The tier is basic: verified needs
 // a verified card too, which is decided later (Visitor.TierWith).
@@ -100,7 +101,7 @@ func Assess(m MRZ, s Screening, today time.Time, p Policy) Assessment {
 	if statelessCodes[m.Nationality] || statelessCodes[m.IssuingState] {
 		reasons = append(reasons, ReasonStatelessOrRefugee)
 	}
-	if m.GivenNames == "" || m.NameTruncated {
+	if m.GivenNames == "" || m.Surname == "" || m.NameTruncated {
 		reasons = append(reasons, ReasonNameAmbiguous)
 	}
 	return Assessment{Status: statusFor(reasons), Tier: TierBasic, Reasons: reasons}

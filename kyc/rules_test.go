@@ -50,6 +50,8 @@ func TestAssessReasons(t *testing.T) {
 			kyc.Assessment{Status: kyc.StatusReview, Tier: kyc.TierBasic, Reasons: []kyc.Reason{kyc.ReasonStatelessOrRefugee}}},
 		{"no given names", with(func(m *kyc.MRZ) { m.GivenNames = "" }), clear, kyc.Policy{},
 			kyc.Assessment{Status: kyc.StatusReview, Tier: kyc.TierBasic, Reasons: []kyc.Reason{kyc.ReasonNameAmbiguous}}},
+		{"no primary identifier", with(func(m *kyc.MRZ) { m.Surname, m.GivenNames = "", "FIRST NAME" }), clear, kyc.Policy{},
+			kyc.Assessment{Status: kyc.StatusReview, Tier: kyc.TierBasic, Reasons: []kyc.Reason{kyc.ReasonNameAmbiguous}}},
 		{"truncated name", with(func(m *kyc.MRZ) { m.NameTruncated = true }), clear, kyc.Policy{},
 			kyc.Assessment{Status: kyc.StatusReview, Tier: kyc.TierBasic, Reasons: []kyc.Reason{kyc.ReasonNameAmbiguous}}},
 		{"every reason is reported, rejection wins", with(func(m *kyc.MRZ) {

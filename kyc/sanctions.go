@@ -74,7 +74,21 @@ type Candidate struct {
 	Score     float64          `json:"score"`
 	BirthDate string           `json:"birth_date"` // DOBMatch, DOBMismatch or DOBUnknown
 	Outcome   ScreeningOutcome `json:"outcome"`
+	// NameMatch says how the name agreed: MatchExact, MatchTransliteration
+	// (every compared word the same, a variant or phonetically the same)
+	// or MatchFuzzy (similar spelling only).
+	NameMatch string `json:"name_match,omitempty"`
+	// Agreed lists the fields that agreed: "surname", "given_names" (a
+	// compared word of each the same or a variant of it), "date_of_birth".
+	Agreed []string `json:"agreed,omitempty"`
 }
+
+// The values of Candidate.NameMatch.
+const (
+	MatchExact           = "exact"
+	MatchTransliteration = "transliteration"
+	MatchFuzzy           = "fuzzy"
+)
 
 // Screener screens a person. *SanctionsList is one; a service that reloads
 // the list while running can be another.
@@ -326,7 +340,7 @@ func (l *SanctionsList) add(entry int32, name string, alias bool) {
 			l.tokens = append(l.tokens, t)
 			l.simple = append(l.simple, simplify(t))
 			l.tokenNames = append(l.tokenNames, nil)
-			for _, k := range blockingKeys(t) {
+			for _, k := range append(blockingKeys(t), variantKeys(t)...) {
 				l.index[k] = append(l.index[k], id)
 			}
 		}
@@ -352,6 +366,19 @@ func blockingKeys(t string) []string {
 	keys := []string{"f" + t[:min(3, len(t))], "l" + t[max(0, len(t)-3):]}
 	if sk := skeleton(t); len(sk) >= 2 {
 		keys = append(keys, "s"+sk)
+	}
+	return keys
+}
+
+// variantKeys are the index keys that find a transliteration whose
+// spelling shares no blocking key: its variant group and its phonetic key.
+func variantKeys(t string) []string {
+	if len(t) < 2 {
+		return nil
+	}
+	keys := []string{"p" + phoneticKey(t)}
+	if g, ok := variantGroup[t]; ok {
+		keys = append(keys, "v"+g)
 	}
 	return keys
 }
@@ -387,6 +414,11 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 	res := Screening{ListVersion: l.version, Outcome: ScreeningClear, Candidates: []Candidate{}}
 	sur, giv := NormalizeName(surname), NormalizeName(given)
 	if len(sur) == 0 {
+		// A single-name holder with the name in the given names only: that
+		// name is all there is to screen, so it blocks like a surname.
+		sur, giv = giv, nil
+	}
+	if len(sur) == 0 {
 		return res
 	}
 	// Particles (AL, EL, DE) would pull in half the list; block on the
@@ -401,13 +433,13 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 	seenTok := map[int32]bool{}
 	var names []int32
 	for _, t := range block {
-		for _, k := range append(blockingKeys(t), blockingKeys(simplify(t))...) {
+		for _, k := range append(append(blockingKeys(t), blockingKeys(simplify(t))...), variantKeys(t)...) {
 			for _, id := range l.index[k] {
 				if seenTok[id] {
 					continue
 				}
 				seenTok[id] = true
-				if tokenScoreSimplified(t, simplify(t), l.tokens[id], l.simple[id], false) >= candidateFloor {
+				if sc, eq := screenTokenScore(l.tokens[id], l.simple[id], t, simplify(t), false); eq || sc >= candidateFloor {
 					names = append(names, l.tokenNames[id]...)
 				}
 			}
@@ -420,15 +452,19 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 	for i, p := range person {
 		personSimple[i] = simplify(p)
 	}
-	cache := map[uint64]float64{}
-	sim := func(tok int32, p int) float64 {
+	type pairScore struct {
+		score float64
+		eq    bool
+	}
+	cache := map[uint64]pairScore{}
+	sim := func(tok int32, p int) pairScore {
 		key := uint64(tok)<<16 | uint64(p)
 		if s, ok := cache[key]; ok {
 			return s
 		}
-		s := tokenScoreSimplified(l.tokens[tok], l.simple[tok], person[p], personSimple[p], p >= len(sur))
-		cache[key] = s
-		return s
+		sc, eq := screenTokenScore(l.tokens[tok], l.simple[tok], person[p], personSimple[p], p >= len(sur))
+		cache[key] = pairScore{sc, eq}
+		return cache[key]
 	}
 	seen := map[int32]bool{}
 	best := map[int32]Candidate{} // per entry, its best name
@@ -438,14 +474,24 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 		}
 		seen[pos] = true
 		n := l.names[pos]
-		score := scoreName(len(n.tokens), len(sur), len(giv), func(o, p int) float64 { return sim(n.tokens[o], p) }, false)
-		if score < candidateFloor {
+		score := scoreName(len(n.tokens), len(sur), len(giv), func(o, p int) float64 { return sim(n.tokens[o], p).score }, false)
+		// Equivalent: the best-matched words are all the same name (exact,
+		// variant, phonetic); the scorer sees 1 for those and 0 otherwise.
+		equivalent := scoreName(len(n.tokens), len(sur), len(giv), func(o, p int) float64 {
+			if sim(n.tokens[o], p).eq {
+				return 1
+			}
+			return 0
+		}, false) >= 1
+		if score < candidateFloor && !equivalent {
 			continue
 		}
-		if c, ok := best[n.entry]; ok && c.Score >= score {
+		c := l.candidate(n, score, equivalent, dob)
+		if prev, ok := best[n.entry]; ok && !stronger(c, prev) {
 			continue
 		}
-		best[n.entry] = l.candidate(n, score, dob)
+		c.Agreed = agreedFields(len(n.tokens), len(sur), len(giv), func(o, p int) bool { return sim(n.tokens[o], p).eq }, c.BirthDate == DOBMatch)
+		best[n.entry] = c
 	}
 	for _, c := range best {
 		res.Candidates = append(res.Candidates, c)
@@ -463,7 +509,7 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 	return res
 }
 
-func (l *SanctionsList) candidate(n listedName, score float64, dob Date) Candidate {
+func (l *SanctionsList) candidate(n listedName, score float64, equivalent bool, dob Date) Candidate {
 	e := l.entries[n.entry]
 	c := Candidate{
 		EntryID: e.ID, Name: n.text, Alias: n.alias, Program: e.Program,
@@ -471,6 +517,13 @@ func (l *SanctionsList) candidate(n listedName, score float64, dob Date) Candida
 		Score:     float64(int(score*10000+0.5)) / 10000,
 		BirthDate: DOBUnknown,
 		Outcome:   ScreeningClear,
+		NameMatch: MatchFuzzy,
+	}
+	switch {
+	case score >= SanctionsExactScore:
+		c.NameMatch = MatchExact
+	case equivalent:
+		c.NameMatch = MatchTransliteration
 	}
 	if len(e.BirthDates) > 0 {
 		c.BirthDate = DOBMismatch
@@ -482,12 +535,57 @@ func (l *SanctionsList) candidate(n listedName, score float64, dob Date) Candida
 		}
 	}
 	switch {
-	case score >= SanctionsExactScore && c.BirthDate == DOBMatch:
+	case c.NameMatch != MatchFuzzy && c.BirthDate == DOBMatch:
+		// The same name, allowing for transliteration, and the same birth
+		// date: a confirmed hit.
 		c.Outcome = ScreeningMatch
-	case score >= SanctionsFuzzyThreshold:
+	case c.NameMatch == MatchExact, score >= SanctionsFuzzyThreshold:
+		c.Outcome = ScreeningPossible
+	case c.NameMatch == MatchTransliteration && c.BirthDate == DOBUnknown:
+		// A transliteration variant with nothing to tell the persons apart.
 		c.Outcome = ScreeningPossible
 	}
+	// A transliteration variant whose listed birth date differs, and whose
+	// spelling is not close enough on its own, stays clear: that is what
+	// keeps the variants from flooding the review queue.
 	return c
+}
+
+// stronger orders two candidates of one entry: outcome, then score.
+func stronger(a, b Candidate) bool {
+	if a.Outcome != b.Outcome {
+		return strongest(a.Outcome, b.Outcome) == a.Outcome
+	}
+	return a.Score > b.Score
+}
+
+// agreedFields lists which of the person's fields agreed with the listed
+// name: a surname word and a given-name word that are the same name
+// (exact, variant or phonetic), and the birth date.
+func agreedFields(nOther, nSur, nGiv int, eq func(o, p int) bool, dob bool) []string {
+	var sur, giv bool
+	for o := range nOther {
+		for p := range nSur + nGiv {
+			if eq(o, p) {
+				if p < nSur {
+					sur = true
+				} else {
+					giv = true
+				}
+			}
+		}
+	}
+	var out []string
+	if sur {
+		out = append(out, "surname")
+	}
+	if giv {
+		out = append(out, "given_names")
+	}
+	if dob {
+		out = append(out, "date_of_birth")
+	}
+	return out
 }
 
 func strongest(a, b ScreeningOutcome) ScreeningOutcome {

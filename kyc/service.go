@@ -41,6 +41,20 @@ type Store interface {
 	Reviews(ctx context.Context, status ReviewStatus, after string, limit int) ([]Review, error)
 	// Review returns one review, or ErrNotFound.
 	Review(ctx context.Context, id string) (Review, error)
+	// ActiveVisitors returns up to limit visitors that are approved or in
+	// review, with an id after the cursor, by id.
+	ActiveVisitors(ctx context.Context, after string, limit int) ([]Visitor, error)
+	// Rescreen stores a new screening of a visitor and, in the same
+	// transaction, lets flag change the locked visitor: when flag reports
+	// true, the visitor is saved with a history entry, the review (reviewID)
+	// is opened, and the Changed and Rescreened hooks run.
+	Rescreen(ctx context.Context, rec ScreeningRecord, flag func(Visitor) (Visitor, Change, string, bool)) error
+	// Erase pseudonymises, in one transaction, the visitors of visitorIDs
+	// and the rejected visitors last changed before rejectedBefore, unless
+	// already erased: name, birth date, sealed passport number, its index,
+	// phone and email are cleared and erased_at set. It returns how many it
+	// erased.
+	Erase(ctx context.Context, visitorIDs []string, rejectedBefore, now time.Time) (int, error)
 	// Decide locks the review and its visitor, lets decide change them, and
 	// saves both with a history entry, in one transaction. decide may be
 	// called more than once if the transaction is retried.

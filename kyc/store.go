@@ -24,6 +24,9 @@ type Hooks struct {
 	// the outbox event (visitor.approved, .review, .rejected) and, for a
 	// staff decision, the audit record.
 	Changed func(ctx context.Context, tx *gorm.DB, c Change) error
+	// Rescreened runs when the re-screening job sends an approved visitor
+	// to review: freeze the account and write the audit record here.
+	Rescreened func(ctx context.Context, tx *gorm.DB, c Change) error
 }
 
 // GormStore is the Store on the project's database (PostgreSQL or SQLite).
@@ -63,6 +66,7 @@ type visitorRow struct {
 	DocumentReleasedAt *time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	ErasedAt           *time.Time
 }
 
 func (visitorRow) TableName() string { return "visitors" }
@@ -139,8 +143,8 @@ func toVisitorRow(v Visitor, sealed, index string) visitorRow {
 }
 
 func (r visitorRow) visitor() (Visitor, error) {
-	dob, err := ParseDate(r.DateOfBirth)
-	if err != nil {
+	var dob Date
+	if err := dob.UnmarshalText([]byte(r.DateOfBirth)); err != nil { // empty once erased
 		return Visitor{}, fmt.Errorf("kyc: visitor %s: %w", r.ID, err)
 	}
 	exp, err := ParseDate(r.ExpiresOn)
@@ -516,4 +520,106 @@ func (s *GormStore) PromoteTx(tx *gorm.DB, visitorID string, now time.Time) (boo
 		return false, fmt.Errorf("kyc: promote %s: %w", visitorID, res.Error)
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// ActiveVisitors implements Store.
+func (s *GormStore) ActiveVisitors(ctx context.Context, after string, limit int) ([]Visitor, error) {
+	var rows []visitorRow
+	if err := s.db.WithContext(ctx).Where("id > ? AND status IN ?", after, []string{string(StatusApproved), string(StatusReview)}).
+		Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Visitor, 0, len(rows))
+	for _, r := range rows {
+		v, err := r.visitor()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Rescreen implements Store.
+func (s *GormStore) Rescreen(ctx context.Context, rec ScreeningRecord, flag func(Visitor) (Visitor, Change, string, bool)) error {
+	cands, err := json.Marshal(rec.Candidates)
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var vr visitorRow
+		if err := s.db.ForUpdate(tx).Where("id = ?", rec.VisitorID).Take(&vr).Error; err != nil {
+			return err
+		}
+		sc := screeningRow{ID: rec.ID, VisitorID: rec.VisitorID, ListVersion: rec.ListVersion,
+			Outcome: string(rec.Outcome), Candidates: string(cands), CreatedAt: rec.CreatedAt.UTC()}
+		if err := tx.Create(&sc).Error; err != nil {
+			return err
+		}
+		cur, err := vr.visitor()
+		if err != nil {
+			return err
+		}
+		v, change, reviewID, changed := flag(cur)
+		if !changed {
+			return nil
+		}
+		if err := tx.Model(&visitorRow{}).Where("id = ?", v.ID).Updates(map[string]any{
+			"status": string(v.Status), "reasons": joinReasons(v.Reasons), "updated_at": v.UpdatedAt.UTC(),
+		}).Error; err != nil {
+			return err
+		}
+		h := history(v, change.Actor, change.Reason, v.UpdatedAt)
+		if err := tx.Create(&h).Error; err != nil {
+			return err
+		}
+		rv := toReviewRow(Review{ID: reviewID, VisitorID: v.ID, PartnerID: v.PartnerID, Status: ReviewOpen,
+			Reasons: v.Reasons, CreatedAt: v.UpdatedAt})
+		if err := tx.Create(&rv).Error; err != nil {
+			return err
+		}
+		if err := s.runHooks(ctx, tx, change); err != nil {
+			return err
+		}
+		if s.hooks.Rescreened != nil {
+			if err := s.hooks.Rescreened(ctx, tx, change); err != nil {
+				return fmt.Errorf("kyc: rescreened hook: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Erase implements Store.
+func (s *GormStore) Erase(ctx context.Context, visitorIDs []string, rejectedBefore, now time.Time) (int, error) {
+	n := 0
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var ids []string
+		if len(visitorIDs) > 0 {
+			if err := tx.Model(&visitorRow{}).Where("id IN ? AND erased_at IS NULL", visitorIDs).Pluck("id", &ids).Error; err != nil {
+				return err
+			}
+		}
+		var rejected []string
+		if err := tx.Model(&visitorRow{}).Where("status = ? AND updated_at < ? AND erased_at IS NULL", string(StatusRejected), rejectedBefore.UTC()).
+			Pluck("id", &rejected).Error; err != nil {
+			return err
+		}
+		for _, id := range append(ids, rejected...) {
+			// The index becomes a value derived from the visitor id, not
+			// the passport: unique (the active-document index needs it) and
+			// no longer linking the row to the document.
+			res := tx.Model(&visitorRow{}).Where("id = ? AND erased_at IS NULL", id).Updates(map[string]any{
+				"surname": "", "given_names": "", "date_of_birth": "", "number_sealed": "",
+				"number_index": "erased:" + id, "number_masked": "", "phone": "", "email": "",
+				"erased_at": now.UTC(), "updated_at": now.UTC(),
+			})
+			if res.Error != nil {
+				return res.Error
+			}
+			n += int(res.RowsAffected)
+		}
+		return nil
+	})
+	return n, err
 }

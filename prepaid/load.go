@@ -370,8 +370,10 @@ func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Ca
 }
 
 // Authenticate finishes a requires_action load with the OTP the cardholder
-// received. A wrong OTP fails the load (402 authentication_failed); a new
-// quote and load are needed then, as the issuer's challenge is single use.
+// received. A wrong OTP is a *gateway.AuthenticationError (402
+// authentication_failed) with the attempts left, and the load keeps
+// waiting; the last of gateway.MaxOTPAttempts wrong OTPs fails it, and a
+// new quote and load are needed then.
 // A load already succeeded is returned as it is.
 func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp string) (Load, error) {
 	r, err := s.st.load(ctx, partnerID, loadID)
@@ -413,7 +415,15 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 		// out: the challenge still stands and the load keeps waiting.
 		return Load{}, err
 	}
-	return s.loadResult(ctx, loadID, call, applied, out, err)
+	l, err := s.loadResult(ctx, loadID, call, applied, out, err)
+	switch {
+	case l.Status == LoadRequiresAction && call.State == gateway.StateChallenged:
+		// A wrong OTP with attempts left: the load keeps waiting.
+		return Load{}, gateway.OTPResult(true, call, err)
+	case l.Status == LoadFailed:
+		return l, gateway.OTPResult(false, call, err)
+	}
+	return l, err
 }
 
 // replayLoad returns a load inside a transaction that runs the hooks, for

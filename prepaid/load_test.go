@@ -95,8 +95,8 @@ func TestLoadOutcomes(t *testing.T) {
 	})
 }
 
-// TestAuthenticate finishes requires_action loads: a wrong OTP fails the
-// load, the right one credits it, and a repeat returns it.
+// TestAuthenticate finishes requires_action loads: three wrong OTPs fail
+// the load, the right one credits it, and a repeat returns it.
 func TestAuthenticate(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
@@ -108,8 +108,12 @@ func TestAuthenticate(t *testing.T) {
 		if err != nil || l.Status != prepaid.LoadRequiresAction || l.NextAction == nil || l.NextAction.Type != "otp" {
 			t.Fatalf("load: %+v %v", l, err)
 		}
-		if _, err := e.svc.Authenticate(ctx, e.partner, l.ID, "000000"); declineCode(err) != gateway.DeclineAuthenticationFailed {
-			t.Fatalf("wrong otp: %v", err)
+		for _, left := range []int{2, 1, 0} {
+			var ae *gateway.AuthenticationError
+			_, err := e.svc.Authenticate(ctx, e.partner, l.ID, "000000")
+			if declineCode(err) != gateway.DeclineAuthenticationFailed || !errors.As(err, &ae) || ae.Remaining != left {
+				t.Fatalf("wrong otp with %d left: %v", left, err)
+			}
 		}
 		if _, err := e.svc.Authenticate(ctx, e.partner, l.ID, "123456"); !errors.Is(err, prepaid.ErrNoActionRequired) {
 			t.Fatalf("authenticate a failed load: %v", err)

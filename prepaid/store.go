@@ -141,6 +141,39 @@ func (s *Store) SetFrozen(ctx context.Context, visitorID string, frozen bool, ev
 	return out, err
 }
 
+// FreezeTx freezes the visitor's active account inside tx, with its outbox
+// event (account.frozen), for changes that freeze as part of a larger one
+// (the sanctions re-screening). An account that is not active (already
+// frozen, expired, closed) is left as it is and false returned; no account
+// is ErrNotFound.
+func (s *Store) FreezeTx(tx *gorm.DB, visitorID string, ev Events) (bool, error) {
+	var r accountRow
+	err := s.db.ForUpdate(tx).Take(&r, "visitor_id = ?", visitorID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	if Status(r.Status) != Active {
+		return false, nil
+	}
+	if err := tx.Model(&accountRow{}).Where("id = ? AND status = ?", r.ID, string(Active)).Update("status", string(Frozen)).Error; err != nil {
+		return false, err
+	}
+	_, err = ev.Emit(tx, r.PartnerID, "account.frozen", map[string]any{"id": r.ID, "object": "account", "visitor": r.VisitorID, "status": string(Frozen)})
+	return err == nil, err
+}
+
+// ClosedBefore returns the visitors whose account closed before cutoff
+// (the retention job erases their personal data).
+func (s *Store) ClosedBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&accountRow{}).Where("status = ? AND closed_at IS NOT NULL AND closed_at < ?", string(Closed), cutoff.UTC()).
+		Order("visitor_id").Pluck("visitor_id", &ids).Error
+	return ids, err
+}
+
 // CheckUsable returns nil for an active account, else why it cannot move
 // money (ErrFrozen, ErrExpired, ErrClosed).
 func (a Account) CheckUsable(now time.Time) error {

@@ -625,6 +625,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		return err
 	}})
+	// A newly loaded sanctions list is applied to every active visitor: the
+	// job screens again those last screened against another list version.
+	runner.Register(jobs.Job{Name: "sanctions.rescreen", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+		res, err := svc.KYC.Rescreen(ctx)
+		if res.Screened > 0 {
+			log.Info("sanctions re-screening", "list_version", res.ListVersion, "screened", res.Screened, "flagged", res.Flagged)
+		}
+		return err
+	}})
+	// AML record keeping: personal data is erased once the retention after
+	// the account closed has passed (README, INBOUND_RETENTION).
+	runner.Register(jobs.Job{Name: "retention.erase", Every: 24 * time.Hour, Run: func(ctx context.Context, now time.Time) error {
+		n, err := svc.EraseExpired(ctx, now, cfg.Retention)
+		if n > 0 {
+			log.Info("retention: personal data erased", "visitors", n)
+		}
+		return err
+	}})
 	runner.Register(jobs.Job{Name: "prepaid.expire", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 		_, err := svc.Prepaid.ExpireAccounts(ctx, now)
 		return err

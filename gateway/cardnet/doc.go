@@ -49,7 +49,8 @@
 // The issuer-authentication card answers an authorisation, verification or
 // purchase with 1A and a challenge_id. The client resends with challenge_id
 // and otp (under the same STAN and RRN, or new ones); OTP "123456" lets the
-// message be decided, anything else is 63. A challenge is single use.
+// message be decided. A wrong OTP is answered with 1A again under the same
+// challenge, up to ChallengeTries wrong OTPs; the last is 63 and ends it.
 //
 // # Repeats and reversals
 //

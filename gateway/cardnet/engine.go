@@ -135,7 +135,13 @@ type txn struct {
 type challenge struct {
 	card   fingerprint
 	amount int64
+	tries  int // wrong OTPs so far
 }
+
+// ChallengeTries is how many OTPs a challenge accepts, as issuers' access
+// control servers commonly allow: a wrong OTP before the last answers 1A
+// again under the same challenge, the last wrong one 63.
+const ChallengeTries = 3
 
 // New returns an Engine with no faults and fresh open-to-buy on every card.
 func New(cfg Config) *Engine {
@@ -455,8 +461,10 @@ func checkCard(m Message, c *cardState, now time.Time) (string, string) {
 }
 
 // authenticate runs the OTP challenge of the issuer-authentication card.
-// Without an OTP it issues a challenge (challenged); with one it checks it
-// and consumes the challenge, whatever the result.
+// Without an OTP it issues a challenge (challenged); with the right one it
+// consumes the challenge and lets the message be decided; a wrong one
+// keeps the challenge open (challenged again) until ChallengeTries wrong
+// OTPs, and the last declines with 63.
 func (e *Engine) authenticate(t *txn, m Message, r *Response, amount int64) (code, why string, challenged bool) {
 	if m.OTP == "" {
 		id := newChallengeID()
@@ -468,10 +476,17 @@ func (e *Engine) authenticate(t *txn, m Message, r *Response, amount int64) (cod
 	if !ok || ch.card != t.card || ch.amount != amount {
 		return gateway.RCSecurityViolation, "unknown challenge", false
 	}
-	delete(e.challenges, m.ChallengeID)
 	if m.OTP != OTP {
+		ch.tries++
+		if ch.tries < ChallengeTries {
+			r.ResponseCode, r.ChallengeID = gateway.RCAuthenticationRequired, m.ChallengeID
+			r.Message = fmt.Sprintf("wrong otp: %d tries left", ChallengeTries-ch.tries)
+			return "", "", true
+		}
+		delete(e.challenges, m.ChallengeID)
 		return gateway.RCSecurityViolation, "issuer authentication failed", false
 	}
+	delete(e.challenges, m.ChallengeID)
 	return "", "", false
 }
 

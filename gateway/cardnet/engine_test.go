@@ -400,15 +400,32 @@ func TestChallenge(t *testing.T) {
 	v.OTP = ""
 	s.expect(v, "00") // decided now
 
-	// A load: challenge, wrong OTP fails and burns the challenge.
+	// A load: challenge; wrong OTPs keep it open (1A) until the third,
+	// which fails (63) and burns the challenge.
 	m := s.auth(pan, 200_00, "USD")
 	r = s.expect(m, "1A")
-	bad := s.auth(pan, 200_00, "USD")
-	bad.ChallengeID, bad.OTP = r.ChallengeID, "654321"
-	s.expect(bad, "63")
+	for i, want := range []string{"1A", "1A", "63"} {
+		bad := s.auth(pan, 200_00, "USD")
+		bad.ChallengeID, bad.OTP = r.ChallengeID, fmt.Sprintf("65432%d", i)
+		if got := s.expect(bad, want); want == "1A" && got.ChallengeID != r.ChallengeID {
+			t.Fatalf("wrong OTP %d: challenge %q, want the same %q", i+1, got.ChallengeID, r.ChallengeID)
+		}
+	}
 	good := s.auth(pan, 200_00, "USD")
 	good.ChallengeID, good.OTP = r.ChallengeID, cardnet.OTP
 	s.expect(good, "63")
+
+	// Two wrong OTPs, then the right one: the message is decided.
+	r = s.expect(s.auth(pan, 100_00, "USD"), "1A")
+	for i := range 2 {
+		bad := s.auth(pan, 100_00, "USD")
+		bad.ChallengeID, bad.OTP = r.ChallengeID, fmt.Sprintf("11111%d", i)
+		s.expect(bad, "1A")
+	}
+	good = s.auth(pan, 100_00, "USD")
+	good.ChallengeID, good.OTP = r.ChallengeID, cardnet.OTP
+	s.expect(good, "00")
+	s.expect(s.reversal(good), "00") // give the open-to-buy back
 
 	// A fresh challenge, completed under a new STAN/RRN.
 	r = s.expect(s.auth(pan, 200_00, "USD"), "1A")

@@ -17,6 +17,7 @@ import (
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/adjustment"
+	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/escrow"
@@ -95,6 +96,17 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 				return err
 			}
 			return db.RunHooks(ctx, tx, c)
+		},
+		// A visitor the re-screening job finds on a newly loaded list is
+		// frozen pending review, and the audit log says the system did it.
+		Rescreened: func(ctx context.Context, tx *db.Tx, c kyc.Change) error {
+			if _, err := s.Accounts.FreezeTx(tx, c.Visitor.ID, s.Webhooks); err != nil && !errors.Is(err, prepaid.ErrNotFound) {
+				return err
+			}
+			_, err := audit.Record(tx, audit.Entry{ActorID: kyc.ActorRescreen, ActorRole: audit.RoleSystem, Action: "visitor.rescreen",
+				Target: c.Visitor.ID, Reason: c.Reason, After: audit.State(audit.Summary{Object: "visitor", ID: c.Visitor.ID,
+					Status: string(c.Visitor.Status), Changed: []string{"kyc.status", "kyc.reasons", "account.status"}, ReviewID: c.ReviewID})})
+			return err
 		},
 	}
 	kycStore := kyc.NewStore(d, hooks)
@@ -204,4 +216,19 @@ func (e cardEvents) Emit(tx *db.Tx, partnerID, typ string, data any) (string, er
 		}
 	}
 	return e.hooks.Emit(tx, partnerID, typ, data)
+}
+
+// EraseExpired runs the retention rule once at now: the personal data of
+// visitors whose account closed more than retention ago, and of rejected
+// visitors rejected that long ago, is erased (kyc.Service.EraseExpired).
+// The ledger is not touched.
+func (s *Services) EraseExpired(ctx context.Context, now time.Time, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		retention = kyc.DefaultRetention
+	}
+	ids, err := s.Accounts.ClosedBefore(ctx, now.Add(-retention))
+	if err != nil {
+		return 0, err
+	}
+	return s.KYC.EraseExpired(ctx, ids, retention)
 }

@@ -35,6 +35,7 @@ type Config struct {
 	AutoRelease          time.Duration `env:"INBOUND_ESCROW_AUTO_RELEASE"`
 	QuoteTTL             time.Duration `env:"INBOUND_QUOTE_TTL"`
 	AccountValid         time.Duration `env:"INBOUND_ACCOUNT_VALIDITY"`
+	Retention            time.Duration `env:"INBOUND_RETENTION"`
 	JobInterval          time.Duration `env:"INBOUND_JOB_INTERVAL"`
 	RateLimit            int           `env:"INBOUND_RATE_LIMIT"`
 	LogLevel             string        `env:"INBOUND_LOG_LEVEL"`
@@ -65,6 +66,7 @@ func Defaults() Config {
 		AutoRelease:   240 * time.Hour,
 		QuoteTTL:      60 * time.Second,
 		AccountValid:  2160 * time.Hour,
+		Retention:     43800 * time.Hour,
 		JobInterval:   5 * time.Second,
 		RateLimit:     100,
 		LogLevel:      "info",
@@ -125,6 +127,7 @@ func Load(getenv func(string) string) (Config, error) {
 	dur("INBOUND_ESCROW_AUTO_RELEASE", &c.AutoRelease)
 	dur("INBOUND_QUOTE_TTL", &c.QuoteTTL)
 	dur("INBOUND_ACCOUNT_VALIDITY", &c.AccountValid)
+	dur("INBOUND_RETENTION", &c.Retention)
 	dur("INBOUND_JOB_INTERVAL", &c.JobInterval)
 	dur("INBOUND_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	if v := strings.TrimSpace(getenv("INBOUND_RATE_LIMIT")); v != "" {

@@ -108,6 +108,7 @@ var catalogue = map[string]code{
 	"out_trade_no_conflict":       {409, typeConflict, "This out_trade_no was used for a different payment."},
 	"merchant_insufficient_funds": {402, typeCard, "The merchant's balance is too low for this refund."},
 	"card_declined":               {402, typeCard, "The card was declined."},
+	"authentication_failed":       {402, typeCard, "The one-time password is wrong."},
 	"url_not_allowed":             {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
 	"endpoint_limit_reached":      {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
 	"idempotency_in_progress":     {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
@@ -280,6 +281,10 @@ func toAPIError(err error) (*apiError, bool) {
 	if errors.As(err, &ie) {
 		return newError("parameter_invalid", ie.Param, upperFirst(ie.Param+" "+ie.Reason+".")), true
 	}
+	var ae2 *gateway.AuthenticationError
+	if errors.As(err, &ae2) {
+		return authenticationFailed(ae2), true
+	}
 	var de *gateway.DeclineError
 	if errors.As(err, &de) {
 		e := newError("card_declined", "", "")
@@ -334,4 +339,17 @@ func upperFirst(s string) string {
 		return string(s[0]-32) + s[1:]
 	}
 	return s
+}
+
+// authenticationFailed is a wrong OTP: 402 authentication_failed with the
+// attempts left (0 once the card or load has failed).
+func authenticationFailed(a *gateway.AuthenticationError) *apiError {
+	msg := fmt.Sprintf("The one-time password is wrong; %d attempts remaining.", a.Remaining)
+	if a.Remaining == 0 {
+		msg = "The one-time password is wrong; no attempts remain and the authentication has failed."
+	}
+	e := newError("authentication_failed", "", msg)
+	e.DeclineCode = gateway.DeclineAuthenticationFailed
+	e.Extra = map[string]any{"attempts_remaining": a.Remaining}
+	return e
 }

@@ -17,6 +17,12 @@ func loadFailure(err error, l prepaid.Load) error {
 	if l.ID == "" || !errors.As(err, &de) {
 		return err
 	}
+	var ae *gateway.AuthenticationError
+	if errors.As(err, &ae) {
+		e := authenticationFailed(ae)
+		e.Extra["load"] = l
+		return e
+	}
 	e := newError("card_declined", "", "")
 	e.DeclineCode = de.Code
 	e.Extra = map[string]any{"load": l}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -269,6 +270,23 @@ type reviewResponse struct {
 	DecisionReason string     `json:"decision_reason,omitempty"`
 	DecidedAt      *time.Time `json:"decided_at,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
+	// Screening is the visitor's latest sanctions screening: the list
+	// version and, for each candidate, the list entry that matched, the
+	// fields that agreed and the score, so the reviewer sees why.
+	Screening *kyc.Screening `json:"screening,omitempty"`
+}
+
+// withScreening adds the visitor's latest screening to a rendered review.
+func (s *Server) withScreening(ctx context.Context, r reviewResponse) (reviewResponse, error) {
+	recs, err := s.KYC.Screenings(ctx, r.Visitor)
+	if err != nil {
+		return r, err
+	}
+	if len(recs) > 0 {
+		sc := recs[len(recs)-1].Screening
+		r.Screening = &sc
+	}
+	return r, nil
 }
 
 func renderReview(r kyc.Review) reviewResponse {
@@ -307,7 +325,10 @@ func (s *Server) listReviews(c *gin.Context) {
 	}
 	out := make([]reviewResponse, len(page.Reviews))
 	for i, r := range page.Reviews {
-		out[i] = renderReview(r)
+		if out[i], err = s.withScreening(c.Request.Context(), renderReview(r)); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	s.respond(c, http.StatusOK, newList(out, page.HasMore, func(r reviewResponse) string { return r.ID }))
 }

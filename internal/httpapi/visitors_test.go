@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/ids"
@@ -300,6 +301,141 @@ func TestFreezeAndUnfreeze(t *testing.T) {
 		au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+id, a.supervisor, "")
 		if n := len(au.json(t)["data"].([]any)); n != 2 {
 			t.Fatalf("audit records %d, want 2: %s", n, au.Body)
+		}
+	})
+}
+
+// Acceptance: Germany's published passport specimen (issuing state and
+// nationality "D<<") onboards, and so do the other ICAO 9303 Part 3 codes
+// that are not ISO country codes; stateless and refugee codes go to review.
+func TestICAOSpecialCodesOnboard(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		german := []string{"P<D<<MUSTERMANN<<ERIKA<<<<<<<<<<<<<<<<<<<<<<", "C01X00T478D<<6408125F2702283<<<<<<<<<<<<<<<4"}
+		r := a.createVisitor(t, a.partnerKey, german, "")
+		if r.Status != 201 {
+			t.Fatalf("German specimen: %d %s", r.Status, r.Body)
+		}
+		v := r.json(t)
+		if v["nationality"] != "D" || v["document"].(map[string]any)["issuing_state"] != "D" {
+			t.Fatalf("German specimen fields: %s", r.Body)
+		}
+		// The specimen expires on 2027-02-28; until then it is approved.
+		if st, rs := kycOf(t, r); time.Now().Before(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)) && st != "approved" {
+			t.Fatalf("German specimen: %s %s", st, rs)
+		}
+		for i, tc := range []struct{ code, status string }{
+			{"GBN", "approved"}, {"GBD", "approved"}, {"UNO", "approved"}, {"XOM", "approved"}, {"EUE", "approved"},
+			{"RKS", "approved"}, {"XXB", "review"}, {"XXX", "review"},
+		} {
+			r := a.createVisitor(t, a.partnerKey, td3(tc.code, "HOLDER", "ANNA", fmt.Sprintf("K%07d", i), "800101", "F", "320101"), "")
+			if r.Status != 201 {
+				t.Fatalf("%s: %d %s", tc.code, r.Status, r.Body)
+			}
+			if st, rs := kycOf(t, r); st != tc.status {
+				t.Fatalf("%s: %s %s, want %s", tc.code, st, rs, tc.status)
+			}
+		}
+	})
+}
+
+// The ICAO TD1 specimen with a long document number expired in 1995; read
+// as 2095 it would be approved.
+func TestDocumentExpiredLastCenturyIsRejected(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, []string{"I<UTOD23145890<7349<<<<<<<<<<<", "3407127M9507122UTO<<<<<<<<<<<2", "STEVENSON<<PETER<JOHN<<<<<<<<<"}, "")
+		if r.Status != 201 {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		if st, rs := kycOf(t, r); st != "rejected" || rs != "document_expired" {
+			t.Fatalf("%s %s: %s", st, rs, r.Body)
+		}
+		if exp := r.json(t)["document"].(map[string]any)["expires_on"]; exp != "1995-07-12" {
+			t.Fatalf("expires_on %v", exp)
+		}
+	})
+}
+
+// A single-name holder written in the secondary identifier
+// (P<IND<<FIRST<NAME) is a valid visitor: in review for the ambiguous name,
+// and once approved, a card whose holder name shows the given names binds.
+func TestSingleNameHolderOnboardsAndBindsACard(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, td3("IND", "", "FIRST NAME", "Z1234567", "800101", "M", "320101"), "")
+		if r.Status != 201 {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		if st, rs := kycOf(t, r); st != "review" || rs != "name_ambiguous" {
+			t.Fatalf("%s %s", st, rs)
+		}
+		vis := r.json(t)["id"].(string)
+		name := r.json(t)["name"].(map[string]any)
+		if name["surname"] != "" || name["given_names"] != "FIRST NAME" {
+			t.Fatalf("name %v", name)
+		}
+		l := do(t, "GET", a.admin.URL+"/admin/v1/reviews?status=open", a.supervisor, "")
+		rev := l.json(t)["data"].([]any)[0].(map[string]any)["id"].(string)
+		if d := post(t, a.admin.URL+"/admin/v1/reviews/"+rev+"/decision", a.staff(auth.Agent), `{"decision":"approve","reason":"single name checked on the passport"}`); d.Status != 200 {
+			t.Fatalf("decide: %d %s", d.Status, d.Body)
+		}
+		url := a.partner.URL + "/v1/visitors/" + vis + "/cards"
+		if c := post(t, url, a.partnerKey, cardBody("5555555555554444", "123", "JOHN SMITH")); c.Status != 422 || c.errCode(t) != "holder_name_mismatch" {
+			t.Fatalf("wrong holder: %d %s", c.Status, c.Body)
+		}
+		if c := post(t, url, a.partnerKey, cardBody("4242424242424242", "123", "First Name")); c.Status != 201 {
+			t.Fatalf("bind: %d %s", c.Status, c.Body)
+		}
+	})
+}
+
+// Belgium's PRADO identity card specimens read (two readings of the long
+// document number's check digit), and a wrong check digit says which field
+// and what it should be.
+func TestTD1LongNumberSpecimensAndCheckDigitMessage(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		for _, mrz := range [][]string{
+			{"IDBEL000590240<6013<<<<<<<<<<<", "8512017F1311048BEL851201002007", "REINARTZ<<ULRIKE<KATIA<E<<<<<<"},
+			{"IDBEL600001795<0152<<<<<<<<<<<", "1301014F2311207BEL130101987398", "SPECIMEN<<SPECIMEN<<<<<<<<<<<<"},
+		} {
+			r := a.createVisitor(t, a.partnerKey, mrz, "")
+			if r.Status != 201 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			if st, rs := kycOf(t, r); st != "rejected" || !strings.Contains(rs, "document_expired") {
+				t.Fatalf("%s %s", st, rs)
+			}
+		}
+		r := a.createVisitor(t, a.partnerKey, []string{"IDBEL000590240<6013<<<<<<<<<<<", "8513017F1311048BEL851201002007", "REINARTZ<<ULRIKE<KATIA<E<<<<<<"}, "")
+		if r.Status != 400 || r.errCode(t) != "mrz_check_digit" || r.errParam(t) != "mrz.date_of_birth" ||
+			!strings.Contains(string(r.Body), "expected 4 for date_of_birth") {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// A transliteration of a listed name (DRAKOVITCH for the listed alias
+// DRAKOVICH) with no birth date corroboration goes to review, and the
+// review shows the list entry, the fields that agreed and the score.
+func TestReviewShowsScreeningCandidates(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		r := a.createVisitor(t, a.partnerKey, td3("UTO", "DRAKOVITCH", "MIRKO", "T7654321", "710303", "M", "320101"), "")
+		if st, rs := kycOf(t, r); st != "review" || rs != "sanctions_possible_match" {
+			t.Fatalf("%s %s: %s", st, rs, r.Body)
+		}
+		l := do(t, "GET", a.admin.URL+"/admin/v1/reviews", a.staff(auth.Viewer), "")
+		rev := l.json(t)["data"].([]any)[0].(map[string]any)
+		sc, ok := rev["screening"].(map[string]any)
+		if !ok || !strings.HasPrefix(sc["list_version"].(string), "sha256:") || sc["outcome"] != "possible_match" {
+			t.Fatalf("review screening: %s", l.Body)
+		}
+		c := sc["candidates"].([]any)[0].(map[string]any)
+		if c["entry_id"] != "9000001" || c["name_match"] != "transliteration" || c["birth_date"] != "mismatch" ||
+			fmt.Sprint(c["agreed"]) != "[surname given_names]" || c["score"].(float64) < 0.9 {
+			t.Fatalf("candidate %v", c)
 		}
 	})
 }
