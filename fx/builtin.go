@@ -157,7 +157,7 @@ func codeHash(code string) uint64 {
 // mix is splitmix64 over the seed, the currency's hash, the tick and a
 // stream number: cheap, stateless and well spread.
 func mix(seed, code uint64, tick int64, stream uint64) uint64 {
-	x := seed ^ code ^ uint64(tick)*0x9E3779B97F4A7C15 ^ stream*0xD1B54A32D192ED03
+	x := seed ^ code ^ uint64(tick)*0x9E3779B97F4A7C15 ^ stream*0xD1B54A32D192ED03 //nolint:gosec // bit mixing for a hash: the sign reinterpretation is intended
 	x += 0x9E3779B97F4A7C15
 	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
 	x = (x ^ (x >> 27)) * 0x94D049BB133111EB

@@ -63,19 +63,19 @@ func TestNewQuote(t *testing.T) {
 			// DESIGN.md: USD 141.83 at mid 7.1220, rate 7.0507, fee 30.00.
 			// 141.83 x 7.1220 = 1010.11326 -> 1010.11; spread 10.11.
 			name: "design example, buy CNY 1000", card: "USD", amount: amt(t, "1000.00", "CNY"),
-			want: view{Kind: "load", Sell: "141.83 USD", Buy: "1000.00 CNY", Rate: "7.0507", Mid: "7.1220",
+			want: view{Kind: "load", Sell: "141.83 USD", Buy: "1000.00 CNY", Rate: "7.0507", Mid: "7.1220", //nolint:gosec // not a credential: a quote fixture
 				Fee: "30.00 CNY", Credited: "970.00 CNY", MidValue: "1010.11 CNY", Spread: "10.11 CNY", TTL: time.Minute},
 		},
 		{
 			// 100 x 7.05078 = 705.078 -> 705.07 down; fee 21.1521 -> 21.16 up.
 			name: "sell USD 100", card: "USD", amount: amt(t, "100.00", "USD"),
-			want: view{Kind: "load", Sell: "100.00 USD", Buy: "705.07 CNY", Rate: "7.0507", Mid: "7.1220",
+			want: view{Kind: "load", Sell: "100.00 USD", Buy: "705.07 CNY", Rate: "7.0507", Mid: "7.1220", //nolint:gosec // not a credential: a quote fixture
 				Fee: "21.16 CNY", Credited: "683.91 CNY", MidValue: "712.20 CNY", Spread: "7.13 CNY", TTL: time.Minute},
 		},
 		{
 			name: "fee threshold: exactly CNY 200 pays none", card: "USD", amount: amt(t, "200.00", "CNY"),
 			// 200 / 7.05078 = 28.3656.. -> 28.37; 28.37 x 7.1220 = 202.05114.
-			want: view{Kind: "load", Sell: "28.37 USD", Buy: "200.00 CNY", Rate: "7.0507", Mid: "7.1220",
+			want: view{Kind: "load", Sell: "28.37 USD", Buy: "200.00 CNY", Rate: "7.0507", Mid: "7.1220", //nolint:gosec // not a credential: a quote fixture
 				Fee: "0.00 CNY", Credited: "200.00 CNY", MidValue: "202.05 CNY", Spread: "2.05 CNY", TTL: time.Minute},
 		},
 		{

@@ -171,11 +171,11 @@ func LoadSanctions(dir string) (*SanctionsList, error) {
 	if dir == "" {
 		return BuiltinSanctions(), nil
 	}
-	sdn, err := os.ReadFile(filepath.Join(dir, "sdn.csv"))
+	sdn, err := os.ReadFile(filepath.Join(dir, "sdn.csv")) //nolint:gosec // the operator configures the sanctions dir (INBOUND_SANCTIONS_DIR)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSanctionsList, err)
 	}
-	alt, err := os.ReadFile(filepath.Join(dir, "alt.csv"))
+	alt, err := os.ReadFile(filepath.Join(dir, "alt.csv")) //nolint:gosec // the operator configures the sanctions dir (INBOUND_SANCTIONS_DIR)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %w", ErrSanctionsList, err)
 	}
@@ -330,12 +330,12 @@ func (l *SanctionsList) add(entry int32, name string, alias bool) {
 	if len(tokens) == 0 {
 		return
 	}
-	pos := int32(len(l.names))
+	pos := int32(len(l.names)) //nolint:gosec // a list has far fewer than 2^31 names
 	n := listedName{entry: entry, alias: alias, text: name}
 	for i, t := range tokens {
 		id, ok := l.tokenID[t]
 		if !ok {
-			id = int32(len(l.tokens))
+			id = int32(len(l.tokens)) //nolint:gosec // a list has far fewer than 2^31 distinct tokens
 			l.tokenID[t] = id
 			l.tokens = append(l.tokens, t)
 			l.simple = append(l.simple, simplify(t))
@@ -458,7 +458,7 @@ func (l *SanctionsList) Screen(surname, given string, dob Date) Screening {
 	}
 	cache := map[uint64]pairScore{}
 	sim := func(tok int32, p int) pairScore {
-		key := uint64(tok)<<16 | uint64(p)
+		key := uint64(tok)<<16 | uint64(p) //nolint:gosec // tok is a non-negative token index
 		if s, ok := cache[key]; ok {
 			return s
 		}

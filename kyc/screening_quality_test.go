@@ -97,7 +97,6 @@ func TestScreenTransliterations(t *testing.T) {
 		})
 	}
 	// LEILA with the listed Leyla's birth date is a confirmed hit.
-	leyla := publicList(t, false)
 	sdn := "9200000,\"ALIYEVA, Leyla\",\"individual\",\"TEST\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"DOB 03 Jul 1985\"\n"
 	leyla, err := kyc.ParseSanctions([]byte(sdn), nil, "test")
 	if err != nil {

@@ -242,17 +242,6 @@ func (s *Store) claimStaleLoads(ctx context.Context, pendingBefore, actionBefore
 	return rows, nil
 }
 
-// fundingCardTx reports whether cardID has a succeeded load on the account.
-func (s *Store) fundingCardTx(tx *db.Tx, accountID, cardID string) (bool, error) {
-	var n int64
-	err := tx.Model(&loadRow{}).Where("account_id = ? AND card_id = ? AND status = ?", accountID, cardID, string(LoadSucceeded)).
-		Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("prepaid: funding card: %w", err)
-	}
-	return n > 0, nil
-}
-
 // lastFundingCard is the card of the account's latest succeeded load, ""
 // when there is none.
 func (s *Store) lastFundingCard(ctx context.Context, accountID string) (string, error) {

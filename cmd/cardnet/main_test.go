@@ -64,7 +64,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		ResponseCode string `json:"response_code"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&answer)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if answer.ResponseCode != "00" {
 		t.Fatalf("answer %+v", answer)
 	}
@@ -75,7 +75,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		body = strings.Replace(body, "000001", "000002", 1)
 		if resp, err := http.Post(base+"/v1/messages", "application/json", strings.NewReader(body)); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -103,7 +103,7 @@ func waitHealthy(t *testing.T, base string) {
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
 			}

@@ -241,7 +241,7 @@ func measure(ctx context.Context, s *escrow.Service, c config, mode string, vis,
 	start := time.Now()
 	for w := range c.clients {
 		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
+			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w))) //nolint:gosec // benchmark workload choice, not a secret
 			var lat []time.Duration
 			next := time.Now().Add(time.Duration(r.Int64N(int64(interval) + 1)))
 			timed := func(f func() error) bool {

@@ -296,7 +296,7 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		return nil, err
 	}
 	path := filepath.Join(cfg.DataDir, "master.key")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { //nolint:gosec // the development key file in the operator-chosen data dir
 		log.Warn("INBOUND_MASTER_KEY not set: using the development key from the data dir", "path", path)
 		return vault.ParseKey(string(b))
 	}
@@ -441,7 +441,7 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, log *s
 	path := filepath.Join(cfg.DataDir, "credentials.json")
 	if dev {
 		var dc devCredentials
-		if b, err := os.ReadFile(path); err == nil {
+		if b, err := os.ReadFile(path); err == nil { //nolint:gosec // the development credentials file in the operator-chosen data dir
 			if err := json.Unmarshal(b, &dc); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}

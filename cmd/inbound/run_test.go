@@ -374,9 +374,9 @@ func TestStartupNeverPrintsCredentials(t *testing.T) {
 		env    map[string]string
 		secret string
 	}{
-		{"database userinfo", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound:Pw0rdDB1@127.0.0.1:1/inbound?connect_timeout=2"}, "Pw0rdDB1"},
+		{"database userinfo", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound:Pw0rdDB1@127.0.0.1:1/inbound?connect_timeout=2"}, "Pw0rdDB1"}, //nolint:gosec // fake credentials: the test checks they are never printed
 		{"database password query", map[string]string{"INBOUND_DATABASE_URL": "postgres://inbound@127.0.0.1:1/inbound?password=Pw0rdDB2&sslpassword=Pw0rdDB3&connect_timeout=2"}, "Pw0rdDB"},
-		{"redis password", map[string]string{"INBOUND_REDIS_URL": "redis://default:Pw0rdRD1@127.0.0.1:1/0"}, "Pw0rdRD1"},
+		{"redis password", map[string]string{"INBOUND_REDIS_URL": "redis://default:Pw0rdRD1@127.0.0.1:1/0"}, "Pw0rdRD1"}, //nolint:gosec // fake credentials: the test checks they are never printed
 		{"fx rates token", map[string]string{"INBOUND_FX_RATES": "http://127.0.0.1:1/rates.json?api_key=Pw0rdFX1"}, "Pw0rdFX1"},
 		{"fx rates userinfo", map[string]string{"INBOUND_FX_RATES": "http://feed:Pw0rdFX2@127.0.0.1:1/rates.json"}, "Pw0rdFX2"},
 	}
@@ -513,7 +513,7 @@ func TestEmbeddedDataDirIsPrivate(t *testing.T) {
 	t.Cleanup(func() { syscall.Umask(old) })
 	env := loopbackEnv(t)
 	dir := filepath.Join(env["INBOUND_DATA_DIR"], "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil { //nolint:gosec // deliberately too wide: the start must narrow it to 0700
 		t.Fatal(err)
 	}
 	env["INBOUND_DATA_DIR"] = dir

@@ -177,7 +177,7 @@ func measure(ctx context.Context, l *ledger.Ledger, c config, mode string, accts
 	start := time.Now()
 	for w := range c.clients {
 		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
+			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w))) //nolint:gosec // benchmark workload choice, not a secret
 			var lat []time.Duration
 			for i := 0; ctx.Err() == nil; i++ {
 				src := accts[r.IntN(len(accts))]

@@ -169,7 +169,7 @@ func New(cfg Config) *Engine {
 		panKey:     key,
 		known:      make(map[fingerprint]cardRow, len(testCards)),
 		faults:     newFaultTable(seed ^ 0x9e3779b97f4a7c15),
-		rng:        mrand.New(mrand.NewPCG(seed, seed>>1|1)),
+		rng:        mrand.New(mrand.NewPCG(seed, seed>>1|1)), //nolint:gosec // simulated issuer behaviour (approval codes, latency), seeded so runs can be replayed; no secret comes from it
 		cards:      map[fingerprint]*cardState{},
 		msgs:       map[msgKey]*txn{},
 		tombstones: map[msgKey]bool{},

@@ -41,7 +41,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestLoadReadsEverything(t *testing.T) {
-	c, err := Load(env(map[string]string{
+	c, err := Load(env(map[string]string{ //nolint:gosec // fake credentials: the test checks they are masked
 		"INBOUND_DATABASE_URL":          "postgres://u:pw@db/inbound",
 		"INBOUND_REDIS_URL":             "redis://:redispw@cache:6379/0",
 		"INBOUND_CARDNET_URL":           "http://cardnet:8090",

@@ -31,11 +31,11 @@ func mode(t *testing.T, path string) fs.FileMode {
 func TestPrepareNarrowsAnExistingDirAndItsFiles(t *testing.T) {
 	withUmask(t, 0o022)
 	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil { //nolint:gosec // deliberately too wide: Prepare must narrow it
 		t.Fatal(err)
 	}
 	for _, name := range []string{"inbound.db", "inbound.db-wal", "master.key", "credentials.json", "notes.txt"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil { //nolint:gosec // deliberately too wide: Prepare must narrow it
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestNewDirAndFilesArePrivate(t *testing.T) {
 	}
 	// WriteFile narrows a file that existed with a wider mode.
 	k := filepath.Join(dir, "master.key")
-	if err := os.WriteFile(k, []byte("old"), 0o644); err != nil {
+	if err := os.WriteFile(k, []byte("old"), 0o644); err != nil { //nolint:gosec // deliberately too wide: Prepare must narrow it
 		t.Fatal(err)
 	}
 	if err := datadir.WriteFile(k, []byte("new")); err != nil {

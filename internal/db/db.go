@@ -148,7 +148,7 @@ func (d *DB) Transact(ctx context.Context, fn func(tx *gorm.DB) error) error {
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(backoff + rand.N(backoff)):
+		case <-time.After(backoff + rand.N(backoff)): //nolint:gosec // retry jitter, not a secret
 		}
 	}
 	return fmt.Errorf("db: transaction gave up after %d attempts: %w", maxAttempts, err)

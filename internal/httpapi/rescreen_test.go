@@ -34,7 +34,7 @@ func TestRescreenOnNewList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, f), src, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, f), src, 0o600); err != nil { //nolint:gosec // a test temp dir and a fixed file name
 				t.Fatal(err)
 			}
 		}

@@ -159,7 +159,7 @@ func parseMinor(s string, digits int32) (int64, error) {
 	if intPart == "" || !allDigits(intPart) || (hasDot && (frac == "" || !allDigits(frac))) {
 		return 0, ErrInvalid
 	}
-	if int32(len(frac)) > digits {
+	if len(frac) > int(digits) {
 		return 0, ErrTooPrecise
 	}
 	d, err := decimal.NewFromString(s)

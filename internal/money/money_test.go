@@ -119,7 +119,7 @@ func TestPropertyRoundTrip(t *testing.T) {
 		if _, f, ok := strings.Cut(a.Value(), "."); ok {
 			frac = f
 		}
-		if int32(len(frac)) != c.Digits() {
+		if len(frac) != int(c.Digits()) {
 			t.Fatalf("%q has %d decimals, currency %d", a.Value(), len(frac), c.Digits())
 		}
 		var j Amount

