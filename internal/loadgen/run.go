@@ -54,6 +54,7 @@ type Verdict struct {
 	ByKind         map[string]int     `json:"violations_by_kind"`
 	Violations     []Violation        `json:"violations"`
 	Faults         []FaultMark        `json:"faults"`
+	BreaksByRule   map[string]int     `json:"reconciliation_breaks_by_rule,omitempty"`
 	Answers        map[string]int     `json:"non_2xx_answers,omitempty"`
 	Slowest        map[string]string  `json:"slowest,omitempty"`
 	Report         string             `json:"report,omitempty"`
@@ -156,6 +157,14 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	}
 	for _, x := range violations {
 		v.ByKind[x.Kind]++
+	}
+	for _, b := range state.Breaks {
+		var br struct{ Check, Rule string }
+		_ = json.Unmarshal([]byte(b), &br)
+		if v.BreaksByRule == nil {
+			v.BreaksByRule = map[string]int{}
+		}
+		v.BreaksByRule[br.Check+"/"+br.Rule]++
 	}
 	check := func(name string, kinds ...string) {
 		n := 0

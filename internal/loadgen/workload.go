@@ -145,6 +145,9 @@ func (w *Workload) Failures() map[string]int {
 	return out
 }
 
+// newRand is the workload's deterministic random source for a seed.
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
 type openPayment struct {
 	id       string
 	amount   int64
@@ -155,7 +158,7 @@ type openPayment struct {
 // random mix of loads, payments, confirms, refunds and disputes, and at
 // the end usually an unload.
 func (w *Workload) Client(ctx context.Context, seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := newRand(seed)
 	for ctx.Err() == nil {
 		if err := w.lifecycle(ctx, rng); err != nil && !errors.Is(err, errRejected) && ctx.Err() == nil {
 			w.Log("client: %v", err)
