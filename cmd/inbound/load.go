@@ -49,7 +49,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	faults := fs.String("faults", "", "kill:10s,redis:30s,postgres:20s,cardnet:45s,timeouts:30%[@10s+20s],errors:10%")
 	down := fs.Duration("down", 2*time.Second, "how long a killed component stays down")
 	replicas := fs.Int("replicas", 0, "replicas to start (default 1, or the scenario's)")
-	dbURL := fs.String("database-url", "", `PostgreSQL for the replicas; "own" starts one in a temp dir (default: own when needed, else embedded SQLite)`)
+	dbURL := fs.String("database-url", "", `PostgreSQL for the replicas; "own" starts one in a temp dir (default: own when needed, else embedded SQLite); with -target, the targets' database for ledger verify`)
 	redisURL := fs.String("redis-url", "", `Redis for the replicas; "own" starts redis-server (default: own when needed, else in-process)`)
 	target := fs.String("target", "", "partner API URL(s), comma-separated: load these instead of starting replicas")
 	adminTarget := fs.String("admin-target", "", "admin API URL(s) of the targets, comma-separated")
@@ -101,6 +101,15 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return errors.New("load: -target needs -admin-target, -key and -staff-token")
 		}
 		cfg.Key, cfg.Staff, cfg.CardnetURL = *key, *staff, *cardnetURL
+		if *dbURL != "" && *dbURL != "own" {
+			// `inbound ledger verify` on the targets' database, after the run.
+			cfg.VerifyDatabaseURL = *dbURL
+			if cfg.InboundBin = *inboundBin; cfg.InboundBin == "" {
+				if cfg.InboundBin, err = os.Executable(); err != nil {
+					return err
+				}
+			}
+		}
 	} else {
 		o, cleanup, err := clusterOptions(sc, fl, *dbURL, *redisURL, *inboundBin, *cardnetBin)
 		if err != nil {

@@ -379,10 +379,15 @@ func (c *Cluster) KillCardnet(ctx context.Context, down time.Duration) error {
 // LedgerVerify runs `inbound ledger verify` against the cluster's
 // database; it returns the output when the ledger has breaks.
 func (c *Cluster) LedgerVerify(ctx context.Context) (string, error) {
-	env := append(os.Environ(), "INBOUND_DATABASE_URL="+c.DatabaseURL, "INBOUND_MASTER_KEY="+c.MasterKey,
-		"INBOUND_DATA_DIR="+filepath.Join(c.o.Dir, "embedded"), "INBOUND_LOG_LEVEL=error")
-	cmd := exec.CommandContext(ctx, c.o.InboundBin, "ledger", "verify")
-	cmd.Env = env
+	return LedgerVerify(ctx, c.o.InboundBin, c.DatabaseURL, filepath.Join(c.o.Dir, "embedded"))
+}
+
+// LedgerVerify runs `bin ledger verify` on the database (dataDir for the
+// embedded one); it returns the output when the ledger has breaks, "" when
+// it is clean.
+func LedgerVerify(ctx context.Context, bin, databaseURL, dataDir string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, "ledger", "verify")
+	cmd.Env = append(os.Environ(), "INBOUND_DATABASE_URL="+databaseURL, "INBOUND_DATA_DIR="+dataDir, "INBOUND_LOG_LEVEL=error")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -27,6 +27,10 @@ type Config struct {
 	Partner, Admin []string
 	Key, Staff     string
 	CardnetURL     string
+	// VerifyDatabaseURL, with -target, is the targets' database for
+	// `inbound ledger verify` (run with InboundBin).
+	VerifyDatabaseURL string
+	InboundBin        string
 	// Cluster, when set, is started by the tool instead.
 	Cluster *ClusterOptions
 
@@ -138,8 +142,14 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	if gerr != nil {
 		violations = append(violations, Violation{Kind: VServerUnread, Detail: gerr.Error()})
 	}
-	if cl != nil {
-		out, err := cl.LedgerVerify(ctx)
+	if cl != nil || cfg.VerifyDatabaseURL != "" {
+		var out string
+		var err error
+		if cl != nil {
+			out, err = cl.LedgerVerify(ctx)
+		} else {
+			out, err = LedgerVerify(ctx, cfg.InboundBin, cfg.VerifyDatabaseURL, "")
+		}
 		switch {
 		case err != nil:
 			notes = append(notes, "inbound ledger verify could not run: "+err.Error())
@@ -149,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 			v.Checks["ledger_verify"] = okIf(out == "")
 		}
 	} else {
-		v.Checks["ledger_verify"] = "skipped: no database access with -target; the reconciliation's ledger invariants stand in"
+		v.Checks["ledger_verify"] = "skipped: -target without -database-url; the reconciliation's ledger invariants stand in"
 	}
 	violations = append(violations, Verify(visitors, effects, state, len(unresolved))...)
 	if state.JobLag == nil {
