@@ -14,6 +14,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // series is one line of a chart.
@@ -155,50 +157,65 @@ func WriteReport(dir string, v Verdict, bs []Bucket, all []Violation) error {
 	return writePNG(filepath.Join(dir, "throughput.png"), rps, p99, v.Faults)
 }
 
-// writePNG renders the main chart (throughput and p99) with gonum/plot,
-// faults as vertical lines.
+// writePNG renders the main chart with gonum/plot: throughput above, p99
+// latency below, each fault's start as a dashed line in both.
 func writePNG(path string, rps, p99 []float64, faults []FaultMark) error {
-	p := plot.New()
-	p.Title.Text = "inbound load: throughput and p99 latency"
-	p.X.Label.Text = "seconds"
-	p.Y.Label.Text = "req/s  |  p99 ms / 10"
-	line := func(vals []float64, scale float64, c color.Color, name string) error {
-		pts := make(plotter.XYs, len(vals))
-		for i, v := range vals {
-			pts[i].X, pts[i].Y = float64(i), v*scale
-		}
-		l, err := plotter.NewLine(pts)
-		if err != nil {
-			return err
-		}
-		l.Color = c
-		l.Width = vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(name, l)
-		return nil
-	}
 	if len(rps) < 2 {
 		rps, p99 = append(rps, 0, 0), append(p99, 0, 0)
 	}
-	if err := line(rps, 1, color.RGBA{R: 0x1a, G: 0x73, B: 0xe8, A: 0xff}, "req/s"); err != nil {
-		return err
-	}
-	if err := line(p99, 0.1, color.RGBA{R: 0xd9, G: 0x30, B: 0x25, A: 0xff}, "p99 ms/10"); err != nil {
-		return err
-	}
-	top := 1.0
-	for i := range rps {
-		top = max(top, rps[i], p99[i]*0.1)
-	}
-	for _, f := range faults {
-		l, err := plotter.NewLine(plotter.XYs{{X: f.Start.Seconds(), Y: 0}, {X: f.Start.Seconds(), Y: top}})
-		if err != nil {
-			return err
+	panel := func(title, ylabel string, vals []float64, c color.Color) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = "seconds"
+		p.Y.Label.Text = ylabel
+		p.Y.Min = 0
+		pts := make(plotter.XYs, len(vals))
+		top := 1.0
+		for i, v := range vals {
+			pts[i].X, pts[i].Y = float64(i), v
+			top = max(top, v)
 		}
-		l.Color = color.RGBA{R: 0xa5, G: 0x0e, B: 0x0e, A: 0xff}
-		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return nil, err
+		}
+		l.Color, l.Width = c, vg.Points(1.5)
 		p.Add(l)
+		for _, f := range faults {
+			m, err := plotter.NewLine(plotter.XYs{{X: f.Start.Seconds(), Y: 0}, {X: f.Start.Seconds(), Y: top}})
+			if err != nil {
+				return nil, err
+			}
+			m.Color = color.RGBA{R: 0xa5, G: 0x0e, B: 0x0e, A: 0xff}
+			m.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			p.Add(m)
+		}
+		return p, nil
 	}
-	p.Legend.Top = true
-	return p.Save(9*vg.Inch, 4*vg.Inch, path)
+	top, err := panel("inbound load: definitive answers per second (dashed: fault starts)", "req/s", rps, color.RGBA{R: 0x1a, G: 0x73, B: 0xe8, A: 0xff})
+	if err != nil {
+		return err
+	}
+	bottom, err := panel("p99 latency, retries included", "ms", p99, color.RGBA{R: 0xd9, G: 0x30, B: 0x25, A: 0xff})
+	if err != nil {
+		return err
+	}
+	const w, h = 9 * vg.Inch, 6 * vg.Inch
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 3 * vg.Millimeter, PadTop: 2 * vg.Millimeter,
+		PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 2 * vg.Millimeter}
+	plots := [][]*plot.Plot{{top}, {bottom}}
+	canvases := plot.Align(plots, tiles, dc)
+	top.Draw(canvases[0][0])
+	bottom.Draw(canvases[1][0])
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
