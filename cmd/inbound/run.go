@@ -55,6 +55,8 @@ commands:
   keys status                           count the sealed values under each master key id
   keys reseal [-batch N]                re-encrypt every sealed value under the current master key
   config                                print the configuration with secrets masked
+  load [-scenario S] [-clients N] [-duration D] [-faults F] [-report DIR]
+                                        load, soak and chaos test; prints a JSON verdict (see docs/RELIABILITY.md)
 `
 
 // run is the whole program; main only calls it, and tests call it too.
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ledgerCmd(ctx, cfg, log, args, stdout)
 	case "keys":
 		return keysCmd(ctx, cfg, log, args, stdout)
+	case "load":
+		return loadCmd(ctx, args, stdout, stderr)
 	case "config":
 		fmt.Fprint(stdout, cfg.String())
 		return nil

@@ -1,0 +1,232 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// ledgerAccount is GET /admin/v1/ledger/accounts/{code}.
+type ledgerAccount struct {
+	Posted moneyJSON `json:"posted"`
+}
+
+// FeesBalance returns the posted balance of revenue:fees (0 when it does
+// not exist yet).
+func FeesBalance(ctx context.Context, c *Client) (int64, error) {
+	r, err := c.AdminGet(ctx, "verify", "/admin/v1/ledger/accounts/"+url.PathEscape("revenue:fees"))
+	if err != nil {
+		return 0, err
+	}
+	if r.Status == 404 {
+		return 0, nil
+	}
+	var a ledgerAccount
+	if !r.OK() {
+		return 0, fmt.Errorf("revenue:fees: %d %s", r.Status, r.Code())
+	}
+	if err := json.Unmarshal(r.Body, &a); err != nil {
+		return 0, err
+	}
+	return parseFen(a.Posted.Value)
+}
+
+// Gather reads the server's side of every journaled object through the
+// partner and admin APIs, with a few requests in parallel.
+func Gather(ctx context.Context, c *Client, visitors, merchants []string, effects []Effect, feesBefore int64) (ServerState, error) {
+	s := ServerState{Visitors: map[string]VisitorState{}, Payments: map[string]PaymentState{}, Merchants: map[string]int64{}}
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	spawn := func(f func() error) {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := f(); err != nil {
+				fail(err)
+			}
+		})
+	}
+	for _, v := range visitors {
+		spawn(func() error {
+			st, err := visitorState(ctx, c, v)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			s.Visitors[v] = st
+			mu.Unlock()
+			return nil
+		})
+	}
+	for _, m := range merchants {
+		spawn(func() error {
+			var out struct{ Balance moneyJSON }
+			if err := getJSON(ctx, c, false, "/v1/merchants/"+m, &out); err != nil {
+				return err
+			}
+			b, err := parseFen(out.Balance.Value)
+			mu.Lock()
+			s.Merchants[m] = b
+			mu.Unlock()
+			return err
+		})
+	}
+	for _, e := range effects {
+		if e.Kind != EffectPayment {
+			continue
+		}
+		spawn(func() error {
+			var p struct {
+				Status                     string
+				Amount, Refunded, Released moneyJSON
+			}
+			if err := getJSON(ctx, c, false, "/v1/payments/"+e.ID, &p); err != nil {
+				return err
+			}
+			ps := PaymentState{VisitorID: e.VisitorID, Status: p.Status}
+			var err error
+			for _, f := range []struct {
+				dst *int64
+				v   string
+			}{{&ps.Amount, p.Amount.Value}, {&ps.Refunded, p.Refunded.Value}, {&ps.Released, p.Released.Value}} {
+				if *f.dst, err = parseFen(f.v); err != nil {
+					return err
+				}
+			}
+			var a ledgerAccount
+			if err := getJSON(ctx, c, true, "/admin/v1/ledger/accounts/"+url.PathEscape("escrow:"+e.ID), &a); err != nil {
+				return err
+			}
+			if ps.Escrow, err = parseFen(a.Posted.Value); err != nil {
+				return err
+			}
+			mu.Lock()
+			s.Payments[e.ID] = ps
+			mu.Unlock()
+			return nil
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return s, firstErr
+	}
+	fees, err := FeesBalance(ctx, c)
+	if err != nil {
+		return s, err
+	}
+	s.FeesDelta = fees - feesBefore
+	var rec struct {
+		Breaks []map[string]any `json:"breaks"`
+	}
+	if err := getJSON(ctx, c, true, "/admin/v1/reconciliation", &rec); err != nil {
+		return s, err
+	}
+	for _, b := range rec.Breaks {
+		j, _ := json.Marshal(b)
+		s.Breaks = append(s.Breaks, string(j))
+	}
+	lag, err := jobLag(ctx, c)
+	if err != nil {
+		return s, err
+	}
+	s.JobLag = lag
+	return s, nil
+}
+
+func getJSON(ctx context.Context, c *Client, admin bool, path string, v any) error {
+	get := c.Get
+	if admin {
+		get = c.AdminGet
+	}
+	r, err := get(ctx, "verify", path)
+	if err != nil {
+		return err
+	}
+	if !r.OK() {
+		return fmt.Errorf("GET %s: %d %s", path, r.Status, r.Code())
+	}
+	return json.Unmarshal(r.Body, v)
+}
+
+func visitorState(ctx context.Context, c *Client, id string) (VisitorState, error) {
+	var st VisitorState
+	var acct struct{ Available moneyJSON }
+	if err := getJSON(ctx, c, false, "/v1/visitors/"+id+"/account", &acct); err != nil {
+		return st, err
+	}
+	var err error
+	if st.Available, err = parseFen(acct.Available.Value); err != nil {
+		return st, err
+	}
+	cursor := ""
+	for range 10000 {
+		var page struct {
+			Data []struct {
+				Type, Reference string
+				Amount          moneyJSON
+			}
+			HasMore    bool   `json:"has_more"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := getJSON(ctx, c, false, "/v1/visitors/"+id+"/transactions?limit=100&cursor="+url.QueryEscape(cursor), &page); err != nil {
+			return st, err
+		}
+		for _, t := range page.Data {
+			a, err := parseFen(t.Amount.Value)
+			if err != nil {
+				return st, err
+			}
+			st.Txs = append(st.Txs, Tx{Type: t.Type, Reference: t.Reference, Amount: a})
+		}
+		if !page.HasMore {
+			return st, nil
+		}
+		cursor = page.NextCursor
+	}
+	return st, fmt.Errorf("visitor %s: too many transactions", id)
+}
+
+// jobLag reads the largest inbound_job_lag_seconds from the admin port's
+// /metrics; nil when the server does not export it.
+func jobLag(ctx context.Context, c *Client) (*float64, error) {
+	r, err := c.AdminGet(ctx, "verify", "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	if !r.OK() {
+		return nil, nil // metrics elsewhere (INBOUND_METRICS_ADDR): not checked
+	}
+	var worst *float64
+	sc := bufio.NewScanner(bytes.NewReader(r.Body))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "inbound_job_lag_seconds") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			continue
+		}
+		if worst == nil || v > *worst {
+			worst = &v
+		}
+	}
+	return worst, nil
+}

@@ -1,0 +1,260 @@
+package loadgen
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Tx is one movement of a visitor's account as GET
+// /v1/visitors/{id}/transactions lists it (amount signed, CNY fen).
+type Tx struct {
+	Type      string
+	Reference string
+	Amount    int64
+}
+
+// VisitorState is what the server holds for one visitor.
+type VisitorState struct {
+	// Available is the account's available balance: the API's balance
+	// also counts the visitor's payments held in escrow, which the
+	// verdict counts once, as escrow.
+	Available int64
+	Txs       []Tx
+}
+
+// PaymentState is what the server holds for one payment.
+type PaymentState struct {
+	VisitorID string
+	Status    string
+	Amount    int64
+	Refunded  int64
+	Released  int64
+	// Escrow is the posted balance of the payment's escrow ledger account.
+	Escrow int64
+}
+
+// ServerState is the server's side of the comparison, gathered after the
+// run through the public APIs.
+type ServerState struct {
+	Visitors  map[string]VisitorState
+	Payments  map[string]PaymentState
+	Merchants map[string]int64
+	// FeesDelta is how much revenue:fees grew during the run (load fees
+	// plus merchant fees).
+	FeesDelta int64
+	// Breaks are the reconciliation breaks (GET /admin/v1/reconciliation),
+	// ledger invariants included.
+	Breaks []string
+	// LedgerVerify is the output of `inbound ledger verify` when it failed
+	// ("" when clean or not run).
+	LedgerVerify string
+	// JobLag is the largest inbound_job_lag_seconds, nil when the metric
+	// does not exist.
+	JobLag *float64
+}
+
+// Violation is one broken promise.
+type Violation struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+}
+
+// The violation kinds.
+const (
+	VMissingEffect   = "missing_effect"
+	VDoubleEffect    = "double_effect"
+	VUnknownEffect   = "unacknowledged_effect"
+	VAmountMismatch  = "amount_mismatch"
+	VBalanceMismatch = "balance_mismatch"
+	VMoneyMismatch   = "money_not_conserved"
+	VReconciliation  = "reconciliation_break"
+	VLedgerVerify    = "ledger_verify"
+	VUnresolved      = "unresolved_requests"
+	VJobLag          = "job_lag"
+	VServerUnread    = "server_state_unreadable"
+)
+
+// MaxJobLag is the largest job lag (seconds) the verdict accepts.
+const MaxJobLag = 120.0
+
+// refPrefix maps journal effects to the ledger reference of their posting
+// on the visitor's account.
+var refPrefix = map[EffectKind]string{EffectLoad: "load:", EffectPayment: "pay:", EffectRefund: "rfd:", EffectUnload: "unl:"}
+
+// Verify compares the journal with the server state. unresolved is the
+// count of requests that got no definitive answer. It returns every
+// violation found, in a stable order.
+func Verify(visitors []string, effects []Effect, s ServerState, unresolved int) []Violation {
+	var out []Violation
+	add := func(kind, format string, a ...any) {
+		out = append(out, Violation{Kind: kind, Detail: fmt.Sprintf(format, a...)})
+	}
+
+	if unresolved > 0 {
+		add(VUnresolved, "%d request(s) got no definitive answer before their deadline", unresolved)
+	}
+	// Postings per reference on each visitor's account.
+	refs := map[string]map[string][]Tx{}
+	for _, v := range visitors {
+		st, ok := s.Visitors[v]
+		if !ok {
+			add(VServerUnread, "visitor %s: not read from the server", v)
+			continue
+		}
+		m := map[string][]Tx{}
+		for _, t := range st.Txs {
+			ref := baseRef(t.Reference)
+			m[ref] = append(m[ref], t)
+		}
+		refs[v] = m
+	}
+	expected := map[string]int64{}
+	known := map[string]bool{}
+	refunds := map[string]int64{}
+	var credited, unloaded, loadFees int64
+	for _, e := range effects {
+		switch e.Kind {
+		case EffectLoad:
+			credited += e.Amount
+			loadFees += e.Fee
+			expected[e.VisitorID] += e.Amount
+		case EffectPayment:
+			expected[e.VisitorID] -= e.Amount
+			p, ok := s.Payments[e.ID]
+			switch {
+			case !ok:
+				add(VMissingEffect, "payment %s: not on the server", e.ID)
+			case p.Amount != e.Amount:
+				add(VAmountMismatch, "payment %s: server amount %s, acknowledged %s", e.ID, fen(p.Amount), fen(e.Amount))
+			}
+		case EffectRefund:
+			expected[e.VisitorID] += e.Amount
+			refunds[e.PaymentID] += e.Amount
+		case EffectUnload:
+			unloaded += e.Amount
+			expected[e.VisitorID] -= e.Amount
+		case EffectConfirm:
+			if p, ok := s.Payments[e.PaymentID]; ok && p.Released == 0 {
+				add(VMissingEffect, "confirm of %s: payment is %s with nothing released", e.PaymentID, p.Status)
+			}
+		}
+		prefix, ok := refPrefix[e.Kind]
+		if !ok {
+			continue
+		}
+		ref := prefix + e.ID
+		known[ref] = true
+		m, ok := refs[e.VisitorID]
+		if !ok {
+			continue
+		}
+		txs := m[ref]
+		want := e.Amount
+		if e.Kind == EffectPayment || e.Kind == EffectUnload {
+			want = -want
+		}
+		switch {
+		case len(txs) == 0:
+			add(VMissingEffect, "%s %s of %s (%s): not in the account's transactions", e.Kind, e.ID, e.VisitorID, fen(e.Amount))
+		case len(txs) > 1:
+			add(VDoubleEffect, "%s %s of %s: %d postings", e.Kind, e.ID, e.VisitorID, len(txs))
+		case txs[0].Amount != want:
+			add(VAmountMismatch, "%s %s of %s: posted %s, acknowledged %s", e.Kind, e.ID, e.VisitorID, fen(txs[0].Amount), fen(want))
+		}
+	}
+	// Postings nobody was told about: a doubled request, or one whose
+	// answer was lost (then it is also unresolved).
+	for _, v := range slices.Sorted(maps.Keys(refs)) {
+		for _, ref := range slices.Sorted(maps.Keys(refs[v])) {
+			tx := refs[v][ref][0]
+			if known[ref] || (tx.Type != "load" && tx.Type != "payment" && tx.Type != "refund" && tx.Type != "unload") {
+				continue
+			}
+			add(VUnknownEffect, "%s %s on %s (%s): never acknowledged to the client", tx.Type, ref, v, fen(tx.Amount))
+		}
+	}
+	for _, v := range visitors {
+		st, ok := s.Visitors[v]
+		if ok && st.Available != expected[v] {
+			add(VBalanceMismatch, "visitor %s: available %s, journal says %s", v, fen(st.Available), fen(expected[v]))
+		}
+	}
+	for _, pid := range slices.Sorted(maps.Keys(refunds)) {
+		if p, ok := s.Payments[pid]; ok && p.Refunded != refunds[pid] {
+			add(VAmountMismatch, "payment %s: refunded %s on the server, acknowledged %s", pid, fen(p.Refunded), fen(refunds[pid]))
+		}
+	}
+	// CNY in = CNY out + what is still inside, to the fen.
+	var balances, escrow, merchants int64
+	for _, v := range visitors {
+		balances += s.Visitors[v].Available
+	}
+	for _, p := range s.Payments {
+		escrow += p.Escrow
+	}
+	for _, b := range s.Merchants {
+		merchants += b
+	}
+	merchantFees := s.FeesDelta - loadFees
+	if in, inside := credited-unloaded, balances+escrow+merchants+merchantFees; in != inside {
+		add(VMoneyMismatch, "loads credited %s - unloads %s = %s, but visitor balances %s + escrow %s + merchant balances %s + merchant fees %s = %s",
+			fen(credited), fen(unloaded), fen(in), fen(balances), fen(escrow), fen(merchants), fen(merchantFees), fen(inside))
+	}
+	for _, b := range s.Breaks {
+		add(VReconciliation, "%s", b)
+	}
+	if s.LedgerVerify != "" {
+		add(VLedgerVerify, "%s", strings.TrimSpace(s.LedgerVerify))
+	}
+	if s.JobLag != nil && *s.JobLag > MaxJobLag {
+		add(VJobLag, "inbound_job_lag_seconds %.0f exceeds %.0f", *s.JobLag, MaxJobLag)
+	}
+	return out
+}
+
+// baseRef is a ledger reference without its suffix: a payment posts its
+// hold as "pay:<id>:hold", an unload "unl:<id>"; both name the effect
+// "<prefix>:<id>".
+func baseRef(ref string) string {
+	if i := strings.Index(ref, ":"); i >= 0 {
+		if j := strings.Index(ref[i+1:], ":"); j >= 0 {
+			return ref[:i+1+j]
+		}
+	}
+	return ref
+}
+
+// fen formats CNY fen as a decimal string.
+func fen(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
+
+// parseFen reads a CNY decimal string ("12.34", "-5", "0.5") as fen.
+func parseFen(s string) (int64, error) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > 2 || whole == "" {
+		return 0, fmt.Errorf("not a CNY amount: %q", s)
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	var v int64
+	for _, c := range whole + frac {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("not a CNY amount: %q", s)
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
