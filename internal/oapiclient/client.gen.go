@@ -812,20 +812,20 @@ func (e ListPaymentsParamsStatus) Valid() bool {
 
 // Account defines model for Account.
 type Account struct {
-	Available *Money     `json:"available,omitempty"`
-	Balance   *Money     `json:"balance,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Held      *Money     `json:"held,omitempty"`
-	Id        *string    `json:"id,omitempty"`
-	Limits    *struct {
-		AnnualLoadCap  *Money                `json:"annual_load_cap,omitempty"`
-		BalanceCap     *Money                `json:"balance_cap,omitempty"`
-		LoadRoom       *Money                `json:"load_room,omitempty"`
-		LoadedThisYear *Money                `json:"loaded_this_year,omitempty"`
-		Profile        *AccountLimitsProfile `json:"profile,omitempty"`
-	} `json:"limits,omitempty"`
-	Object *AccountObject `json:"object,omitempty"`
-	Status *AccountStatus `json:"status,omitempty"`
+	Available Money     `json:"available"`
+	Balance   Money     `json:"balance"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Held      Money     `json:"held"`
+	Id        string    `json:"id"`
+	Limits    struct {
+		AnnualLoadCap  *Money               `json:"annual_load_cap"`
+		BalanceCap     Money                `json:"balance_cap"`
+		LoadRoom       Money                `json:"load_room"`
+		LoadedThisYear Money                `json:"loaded_this_year"`
+		Profile        AccountLimitsProfile `json:"profile"`
+	} `json:"limits"`
+	Object AccountObject `json:"object"`
+	Status AccountStatus `json:"status"`
 }
 
 // AccountLimitsProfile defines model for Account.Limits.Profile.
@@ -839,25 +839,25 @@ type AccountStatus string
 
 // Card defines model for Card.
 type Card struct {
-	CreatedAt *time.Time `json:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 
 	// Currency The card's billing currency.
-	Currency    *string `json:"currency,omitempty"`
+	Currency    string  `json:"currency"`
 	DeclineCode *string `json:"decline_code,omitempty"`
-	ExpMonth    *int    `json:"exp_month,omitempty"`
-	ExpYear     *int    `json:"exp_year,omitempty"`
+	ExpMonth    int     `json:"exp_month"`
+	ExpYear     int     `json:"exp_year"`
 
 	// Id Examples: card_01j...
-	Id            *string      `json:"id,omitempty"`
-	IssuerCountry *string      `json:"issuer_country,omitempty"`
-	Last4         *string      `json:"last4,omitempty"`
-	Network       *CardNetwork `json:"network,omitempty"`
+	Id            string      `json:"id"`
+	IssuerCountry string      `json:"issuer_country"`
+	Last4         string      `json:"last4"`
+	Network       CardNetwork `json:"network"`
 	NextAction    *struct {
-		Type *CardNextActionType `json:"type,omitempty"`
+		Type CardNextActionType `json:"type"`
 	} `json:"next_action,omitempty"`
-	Object  *CardObject `json:"object,omitempty"`
-	Status  *CardStatus `json:"status,omitempty"`
-	Visitor *string     `json:"visitor,omitempty"`
+	Object  CardObject `json:"object"`
+	Status  CardStatus `json:"status"`
+	Visitor string     `json:"visitor"`
 }
 
 // CardNetwork defines model for Card.Network.
@@ -1047,19 +1047,19 @@ type ErrorDetailType string
 
 // FXRate defines model for FXRate.
 type FXRate struct {
-	AsOf     *time.Time `json:"as_of,omitempty"`
-	Currency *string    `json:"currency,omitempty"`
+	AsOf     time.Time `json:"as_of"`
+	Currency string    `json:"currency"`
 
 	// LoadRate Examples: 7.0507
-	LoadRate *string `json:"load_rate,omitempty"`
+	LoadRate string `json:"load_rate"`
 
 	// MidRate Examples: 7.1220
-	MidRate *string       `json:"mid_rate,omitempty"`
-	Object  *FXRateObject `json:"object,omitempty"`
-	To      *FXRateTo     `json:"to,omitempty"`
+	MidRate string       `json:"mid_rate"`
+	Object  FXRateObject `json:"object"`
+	To      FXRateTo     `json:"to"`
 
 	// UnloadRate Examples: 7.1933
-	UnloadRate *string `json:"unload_rate,omitempty"`
+	UnloadRate string `json:"unload_rate"`
 }
 
 // FXRateObject defines model for FXRate.Object.
@@ -1070,23 +1070,23 @@ type FXRateTo string
 
 // Load defines model for Load.
 type Load struct {
-	CardId      *string    `json:"card_id,omitempty"`
-	Charged     *Money     `json:"charged,omitempty"`
-	CreatedAt   *time.Time `json:"created_at,omitempty"`
-	Credited    *Money     `json:"credited,omitempty"`
-	DeclineCode *string    `json:"decline_code,omitempty"`
-	Fee         *Money     `json:"fee,omitempty"`
+	CardId      string    `json:"card_id"`
+	Charged     Money     `json:"charged"`
+	CreatedAt   time.Time `json:"created_at"`
+	Credited    Money     `json:"credited"`
+	DeclineCode *string   `json:"decline_code,omitempty"`
+	Fee         Money     `json:"fee"`
 
 	// Id Examples: load_01j...
-	Id         *string      `json:"id,omitempty"`
-	Network    *NetworkInfo `json:"network,omitempty"`
+	Id         string      `json:"id"`
+	Network    NetworkInfo `json:"network"`
 	NextAction *struct {
 		Type *LoadNextActionType `json:"type,omitempty"`
 	} `json:"next_action,omitempty"`
-	Object  *LoadObject `json:"object,omitempty"`
-	QuoteId *string     `json:"quote_id,omitempty"`
-	Status  *LoadStatus `json:"status,omitempty"`
-	Visitor *string     `json:"visitor,omitempty"`
+	Object  LoadObject `json:"object"`
+	QuoteId string     `json:"quote_id"`
+	Status  LoadStatus `json:"status"`
+	Visitor string     `json:"visitor"`
 }
 
 // LoadNextActionType defines model for Load.NextAction.Type.
@@ -1100,14 +1100,14 @@ type LoadStatus string
 
 // Merchant defines model for Merchant.
 type Merchant struct {
-	Balance   *Money     `json:"balance,omitempty"`
-	CreatedAt *time.Time `json:"created_at,omitempty"`
+	Balance   Money     `json:"balance"`
+	CreatedAt time.Time `json:"created_at"`
 
 	// Id Examples: mer_01j...
-	Id     *string         `json:"id,omitempty"`
-	Mcc    *string         `json:"mcc,omitempty"`
-	Name   *string         `json:"name,omitempty"`
-	Object *MerchantObject `json:"object,omitempty"`
+	Id     string         `json:"id"`
+	Mcc    string         `json:"mcc"`
+	Name   string         `json:"name"`
+	Object MerchantObject `json:"object"`
 }
 
 // MerchantObject defines model for Merchant.Object.
@@ -1124,42 +1124,42 @@ type Money struct {
 
 // NetworkInfo defines model for NetworkInfo.
 type NetworkInfo struct {
-	AuthCode *string `json:"auth_code,omitempty"`
+	AuthCode string `json:"auth_code"`
 
 	// ResponseCode Examples: 00
-	ResponseCode *string `json:"response_code,omitempty"`
-	Rrn          *string `json:"rrn,omitempty"`
-	Stan         *string `json:"stan,omitempty"`
+	ResponseCode string `json:"response_code"`
+	Rrn          string `json:"rrn"`
+	Stan         string `json:"stan"`
 }
 
 // Payment defines model for Payment.
 type Payment struct {
-	Amount *Money `json:"amount,omitempty"`
+	Amount Money `json:"amount"`
 
 	// AutoReleaseAfter Examples: 240h0m0s
-	AutoReleaseAfter *string    `json:"auto_release_after,omitempty"`
-	AutoReleaseAt    *time.Time `json:"auto_release_at,omitempty"`
-	CreatedAt        *time.Time `json:"created_at,omitempty"`
-	Description      *string    `json:"description,omitempty"`
+	AutoReleaseAfter string    `json:"auto_release_after"`
+	AutoReleaseAt    time.Time `json:"auto_release_at"`
+	CreatedAt        time.Time `json:"created_at"`
+	Description      string    `json:"description"`
 	Dispute          *struct {
-		CreatedAt  *time.Time             `json:"created_at,omitempty"`
+		CreatedAt  time.Time              `json:"created_at"`
 		Outcome    *PaymentDisputeOutcome `json:"outcome,omitempty"`
-		Reason     *string                `json:"reason,omitempty"`
+		Reason     string                 `json:"reason"`
 		ResolvedAt *time.Time             `json:"resolved_at,omitempty"`
 	} `json:"dispute,omitempty"`
-	Fee  *Money `json:"fee,omitempty"`
-	Held *Money `json:"held,omitempty"`
+	Fee  Money `json:"fee"`
+	Held Money `json:"held"`
 
 	// Id Examples: pay_01j...
-	Id         *string        `json:"id,omitempty"`
-	MerchantId *string        `json:"merchant_id,omitempty"`
-	Object     *PaymentObject `json:"object,omitempty"`
-	OutTradeNo *string        `json:"out_trade_no,omitempty"`
-	Refunded   *Money         `json:"refunded,omitempty"`
-	Released   *Money         `json:"released,omitempty"`
-	ReleasedAt *time.Time     `json:"released_at,omitempty"`
-	Status     *PaymentStatus `json:"status,omitempty"`
-	VisitorId  *string        `json:"visitor_id,omitempty"`
+	Id         string        `json:"id"`
+	MerchantId string        `json:"merchant_id"`
+	Object     PaymentObject `json:"object"`
+	OutTradeNo string        `json:"out_trade_no"`
+	Refunded   Money         `json:"refunded"`
+	Released   Money         `json:"released"`
+	ReleasedAt *time.Time    `json:"released_at,omitempty"`
+	Status     PaymentStatus `json:"status"`
+	VisitorId  string        `json:"visitor_id"`
 }
 
 // PaymentDisputeOutcome defines model for Payment.Dispute.Outcome.
@@ -1173,24 +1173,24 @@ type PaymentStatus string
 
 // Quote defines model for Quote.
 type Quote struct {
-	Buy       *Money     `json:"buy,omitempty"`
-	CardId    *string    `json:"card_id,omitempty"`
-	CreatedAt *time.Time `json:"created_at,omitempty"`
-	Credited  *Money     `json:"credited,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Fee       *Money     `json:"fee,omitempty"`
+	Buy       Money     `json:"buy"`
+	CardId    string    `json:"card_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Credited  Money     `json:"credited"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Fee       Money     `json:"fee"`
 
 	// Id Examples: quo_01j...
-	Id *string `json:"id,omitempty"`
+	Id string `json:"id"`
 
 	// MidRate Examples: 7.1220
-	MidRate *string      `json:"mid_rate,omitempty"`
-	Object  *QuoteObject `json:"object,omitempty"`
+	MidRate string      `json:"mid_rate"`
+	Object  QuoteObject `json:"object"`
 
 	// Rate Examples: 7.0507
-	Rate    *string `json:"rate,omitempty"`
-	Sell    *Money  `json:"sell,omitempty"`
-	Visitor *string `json:"visitor,omitempty"`
+	Rate    string `json:"rate"`
+	Sell    Money  `json:"sell"`
+	Visitor string `json:"visitor"`
 }
 
 // QuoteObject defines model for Quote.Object.
@@ -1198,16 +1198,16 @@ type QuoteObject string
 
 // Refund defines model for Refund.
 type Refund struct {
-	Amount    *Money     `json:"amount,omitempty"`
-	CreatedAt *time.Time `json:"created_at,omitempty"`
+	Amount    Money     `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
 
 	// Id Examples: rfd_01j...
-	Id        *string       `json:"id,omitempty"`
-	Object    *RefundObject `json:"object,omitempty"`
-	Payment   *Payment      `json:"payment,omitempty"`
-	PaymentId *string       `json:"payment_id,omitempty"`
-	Reason    *string       `json:"reason,omitempty"`
-	Source    *RefundSource `json:"source,omitempty"`
+	Id        string       `json:"id"`
+	Object    RefundObject `json:"object"`
+	Payment   Payment      `json:"payment"`
+	PaymentId string       `json:"payment_id"`
+	Reason    string       `json:"reason"`
+	Source    RefundSource `json:"source"`
 }
 
 // RefundObject defines model for Refund.Object.
@@ -1218,12 +1218,12 @@ type RefundSource string
 
 // Transaction defines model for Transaction.
 type Transaction struct {
-	Amount       *Money           `json:"amount,omitempty"`
-	BalanceAfter *Money           `json:"balance_after,omitempty"`
-	CreatedAt    *time.Time       `json:"created_at,omitempty"`
-	Id           *string          `json:"id,omitempty"`
-	Reference    *string          `json:"reference,omitempty"`
-	Type         *TransactionType `json:"type,omitempty"`
+	Amount       Money           `json:"amount"`
+	BalanceAfter Money           `json:"balance_after"`
+	CreatedAt    time.Time       `json:"created_at"`
+	Id           string          `json:"id"`
+	Reference    string          `json:"reference"`
+	Type         TransactionType `json:"type"`
 }
 
 // TransactionType defines model for Transaction.Type.
@@ -1231,24 +1231,24 @@ type TransactionType string
 
 // Unload defines model for Unload.
 type Unload struct {
-	Amount      *Money     `json:"amount,omitempty"`
-	CardId      *string    `json:"card_id,omitempty"`
-	Close       *bool      `json:"close,omitempty"`
-	CreatedAt   *time.Time `json:"created_at,omitempty"`
-	DeclineCode *string    `json:"decline_code,omitempty"`
+	Amount      Money     `json:"amount"`
+	CardId      string    `json:"card_id"`
+	Close       bool      `json:"close"`
+	CreatedAt   time.Time `json:"created_at"`
+	DeclineCode *string   `json:"decline_code,omitempty"`
 
 	// Id Examples: unl_01j...
-	Id       *string       `json:"id,omitempty"`
-	Network  *NetworkInfo  `json:"network,omitempty"`
-	Object   *UnloadObject `json:"object,omitempty"`
-	QuoteId  *string       `json:"quote_id,omitempty"`
-	Rate     *string       `json:"rate,omitempty"`
-	Refunded *Money        `json:"refunded,omitempty"`
-	Status   *UnloadStatus `json:"status,omitempty"`
+	Id       string       `json:"id"`
+	Network  NetworkInfo  `json:"network"`
+	Object   UnloadObject `json:"object"`
+	QuoteId  *string      `json:"quote_id,omitempty"`
+	Rate     *string      `json:"rate,omitempty"`
+	Refunded Money        `json:"refunded"`
+	Status   UnloadStatus `json:"status"`
 
 	// Unloads In the answer to POST /v1/visitors/{id}/unloads only: every unload the request made, this one (the first) first. More than one when close sent what the chosen card cannot take back to the other funding cards, newest load first, each its own network refund.
 	Unloads *[]Unload `json:"unloads,omitempty"`
-	Visitor *string   `json:"visitor,omitempty"`
+	Visitor string    `json:"visitor"`
 }
 
 // UnloadObject defines model for Unload.Object.
@@ -1261,21 +1261,21 @@ type UnloadStatus string
 type Visitor struct {
 	// Account The prepaid account, opened when the visitor is approved.
 	Account *struct {
-		ExpiresAt *time.Time             `json:"expires_at,omitempty"`
-		Id        *string                `json:"id,omitempty"`
-		Object    *VisitorAccountObject  `json:"object,omitempty"`
-		Profile   *VisitorAccountProfile `json:"profile,omitempty"`
-		Status    *VisitorAccountStatus  `json:"status,omitempty"`
+		ExpiresAt time.Time             `json:"expires_at"`
+		Id        string                `json:"id"`
+		Object    VisitorAccountObject  `json:"object"`
+		Profile   VisitorAccountProfile `json:"profile"`
+		Status    VisitorAccountStatus  `json:"status"`
 	} `json:"account,omitempty"`
 	CreatedAt   time.Time          `json:"created_at"`
 	DateOfBirth openapi_types.Date `json:"date_of_birth"`
 	Document    struct {
-		ExpiresOn    *openapi_types.Date `json:"expires_on,omitempty"`
-		IssuingState *string             `json:"issuing_state,omitempty"`
+		ExpiresOn    openapi_types.Date `json:"expires_on"`
+		IssuingState string             `json:"issuing_state"`
 
 		// NumberMasked Examples: L8*****C3
-		NumberMasked *string `json:"number_masked,omitempty"`
-		Type         *string `json:"type,omitempty"`
+		NumberMasked string `json:"number_masked"`
+		Type         string `json:"type"`
 	} `json:"document"`
 
 	// DocumentReleasedAt Admin API only; when staff ended the visitor's claim on its passport.
@@ -1290,13 +1290,13 @@ type Visitor struct {
 	// Id Examples: vis_01j...
 	Id  string `json:"id"`
 	Kyc struct {
-		Reasons *[]string         `json:"reasons,omitempty"`
-		Status  *VisitorKycStatus `json:"status,omitempty"`
-		Tier    *VisitorKycTier   `json:"tier,omitempty"`
+		Reasons []string         `json:"reasons"`
+		Status  VisitorKycStatus `json:"status"`
+		Tier    VisitorKycTier   `json:"tier"`
 	} `json:"kyc"`
 	Name struct {
-		GivenNames *string `json:"given_names,omitempty"`
-		Surname    *string `json:"surname,omitempty"`
+		GivenNames string `json:"given_names"`
+		Surname    string `json:"surname"`
 	} `json:"name"`
 	Nationality string        `json:"nationality"`
 	Object      VisitorObject `json:"object"`
@@ -4555,7 +4555,7 @@ type ClientWithResponsesInterface interface {
 
 // HealthzResponse200Headers the declared response headers of an HTTP 200 response for Healthz
 type HealthzResponse200Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 type HealthzResponse struct {
@@ -4596,7 +4596,7 @@ func (r HealthzResponse) ContentType() string {
 
 // OpenapiResponse200Headers the declared response headers of an HTTP 200 response for Openapi
 type OpenapiResponse200Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 type OpenapiResponse struct {
@@ -4637,12 +4637,12 @@ func (r OpenapiResponse) ContentType() string {
 
 // ReadyzResponse200Headers the declared response headers of an HTTP 200 response for Readyz
 type ReadyzResponse200Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ReadyzResponse503Headers the declared response headers of an HTTP 503 response for Readyz
 type ReadyzResponse503Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 type ReadyzResponse struct {
@@ -4688,54 +4688,54 @@ type CreateQuoteResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreateQuoteResponse400Headers the declared response headers of an HTTP 400 response for CreateQuote
 type CreateQuoteResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateQuoteResponse401Headers the declared response headers of an HTTP 401 response for CreateQuote
 type CreateQuoteResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateQuoteResponse403Headers the declared response headers of an HTTP 403 response for CreateQuote
 type CreateQuoteResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateQuoteResponse404Headers the declared response headers of an HTTP 404 response for CreateQuote
 type CreateQuoteResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateQuoteResponse409Headers the declared response headers of an HTTP 409 response for CreateQuote
 type CreateQuoteResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateQuoteResponse422Headers the declared response headers of an HTTP 422 response for CreateQuote
 type CreateQuoteResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateQuoteResponse429Headers the declared response headers of an HTTP 429 response for CreateQuote
 type CreateQuoteResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateQuoteResponse503Headers the declared response headers of an HTTP 503 response for CreateQuote
 type CreateQuoteResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateQuoteResponseDefaultHeaders the declared response headers of an HTTP default response for CreateQuote
 type CreateQuoteResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreateQuoteResponse struct {
@@ -4866,34 +4866,34 @@ func (r CreateQuoteResponse) ContentType() string {
 type ListFXRatesResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // ListFXRatesResponse400Headers the declared response headers of an HTTP 400 response for ListFXRates
 type ListFXRatesResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListFXRatesResponse401Headers the declared response headers of an HTTP 401 response for ListFXRates
 type ListFXRatesResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListFXRatesResponse429Headers the declared response headers of an HTTP 429 response for ListFXRates
 type ListFXRatesResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListFXRatesResponse503Headers the declared response headers of an HTTP 503 response for ListFXRates
 type ListFXRatesResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListFXRatesResponseDefaultHeaders the declared response headers of an HTTP default response for ListFXRates
 type ListFXRatesResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type ListFXRatesResponse struct {
@@ -4994,39 +4994,39 @@ func (r ListFXRatesResponse) ContentType() string {
 type GetLoadResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // GetLoadResponse400Headers the declared response headers of an HTTP 400 response for GetLoad
 type GetLoadResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetLoadResponse401Headers the declared response headers of an HTTP 401 response for GetLoad
 type GetLoadResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetLoadResponse404Headers the declared response headers of an HTTP 404 response for GetLoad
 type GetLoadResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetLoadResponse429Headers the declared response headers of an HTTP 429 response for GetLoad
 type GetLoadResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetLoadResponse503Headers the declared response headers of an HTTP 503 response for GetLoad
 type GetLoadResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetLoadResponseDefaultHeaders the declared response headers of an HTTP default response for GetLoad
 type GetLoadResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type GetLoadResponse struct {
@@ -5131,59 +5131,59 @@ type AuthenticateLoadResponse200Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // AuthenticateLoadResponse400Headers the declared response headers of an HTTP 400 response for AuthenticateLoad
 type AuthenticateLoadResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse401Headers the declared response headers of an HTTP 401 response for AuthenticateLoad
 type AuthenticateLoadResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse402Headers the declared response headers of an HTTP 402 response for AuthenticateLoad
 type AuthenticateLoadResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse403Headers the declared response headers of an HTTP 403 response for AuthenticateLoad
 type AuthenticateLoadResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse404Headers the declared response headers of an HTTP 404 response for AuthenticateLoad
 type AuthenticateLoadResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse409Headers the declared response headers of an HTTP 409 response for AuthenticateLoad
 type AuthenticateLoadResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse422Headers the declared response headers of an HTTP 422 response for AuthenticateLoad
 type AuthenticateLoadResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // AuthenticateLoadResponse429Headers the declared response headers of an HTTP 429 response for AuthenticateLoad
 type AuthenticateLoadResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // AuthenticateLoadResponse503Headers the declared response headers of an HTTP 503 response for AuthenticateLoad
 type AuthenticateLoadResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // AuthenticateLoadResponseDefaultHeaders the declared response headers of an HTTP default response for AuthenticateLoad
 type AuthenticateLoadResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type AuthenticateLoadResponse struct {
@@ -5324,44 +5324,44 @@ type CreateMerchantResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreateMerchantResponse400Headers the declared response headers of an HTTP 400 response for CreateMerchant
 type CreateMerchantResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateMerchantResponse401Headers the declared response headers of an HTTP 401 response for CreateMerchant
 type CreateMerchantResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateMerchantResponse409Headers the declared response headers of an HTTP 409 response for CreateMerchant
 type CreateMerchantResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateMerchantResponse422Headers the declared response headers of an HTTP 422 response for CreateMerchant
 type CreateMerchantResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateMerchantResponse429Headers the declared response headers of an HTTP 429 response for CreateMerchant
 type CreateMerchantResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateMerchantResponse503Headers the declared response headers of an HTTP 503 response for CreateMerchant
 type CreateMerchantResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateMerchantResponseDefaultHeaders the declared response headers of an HTTP default response for CreateMerchant
 type CreateMerchantResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreateMerchantResponse struct {
@@ -5474,39 +5474,39 @@ func (r CreateMerchantResponse) ContentType() string {
 type GetMerchantResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // GetMerchantResponse400Headers the declared response headers of an HTTP 400 response for GetMerchant
 type GetMerchantResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetMerchantResponse401Headers the declared response headers of an HTTP 401 response for GetMerchant
 type GetMerchantResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetMerchantResponse404Headers the declared response headers of an HTTP 404 response for GetMerchant
 type GetMerchantResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetMerchantResponse429Headers the declared response headers of an HTTP 429 response for GetMerchant
 type GetMerchantResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetMerchantResponse503Headers the declared response headers of an HTTP 503 response for GetMerchant
 type GetMerchantResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetMerchantResponseDefaultHeaders the declared response headers of an HTTP default response for GetMerchant
 type GetMerchantResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type GetMerchantResponse struct {
@@ -5610,34 +5610,34 @@ func (r GetMerchantResponse) ContentType() string {
 type ListPaymentsResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // ListPaymentsResponse400Headers the declared response headers of an HTTP 400 response for ListPayments
 type ListPaymentsResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListPaymentsResponse401Headers the declared response headers of an HTTP 401 response for ListPayments
 type ListPaymentsResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListPaymentsResponse429Headers the declared response headers of an HTTP 429 response for ListPayments
 type ListPaymentsResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListPaymentsResponse503Headers the declared response headers of an HTTP 503 response for ListPayments
 type ListPaymentsResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListPaymentsResponseDefaultHeaders the declared response headers of an HTTP default response for ListPayments
 type ListPaymentsResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type ListPaymentsResponse struct {
@@ -5741,59 +5741,59 @@ type CreatePaymentResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreatePaymentResponse400Headers the declared response headers of an HTTP 400 response for CreatePayment
 type CreatePaymentResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse401Headers the declared response headers of an HTTP 401 response for CreatePayment
 type CreatePaymentResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse402Headers the declared response headers of an HTTP 402 response for CreatePayment
 type CreatePaymentResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse403Headers the declared response headers of an HTTP 403 response for CreatePayment
 type CreatePaymentResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse404Headers the declared response headers of an HTTP 404 response for CreatePayment
 type CreatePaymentResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse409Headers the declared response headers of an HTTP 409 response for CreatePayment
 type CreatePaymentResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse422Headers the declared response headers of an HTTP 422 response for CreatePayment
 type CreatePaymentResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreatePaymentResponse429Headers the declared response headers of an HTTP 429 response for CreatePayment
 type CreatePaymentResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreatePaymentResponse503Headers the declared response headers of an HTTP 503 response for CreatePayment
 type CreatePaymentResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreatePaymentResponseDefaultHeaders the declared response headers of an HTTP default response for CreatePayment
 type CreatePaymentResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreatePaymentResponse struct {
@@ -5933,39 +5933,39 @@ func (r CreatePaymentResponse) ContentType() string {
 type GetPaymentResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // GetPaymentResponse400Headers the declared response headers of an HTTP 400 response for GetPayment
 type GetPaymentResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetPaymentResponse401Headers the declared response headers of an HTTP 401 response for GetPayment
 type GetPaymentResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetPaymentResponse404Headers the declared response headers of an HTTP 404 response for GetPayment
 type GetPaymentResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetPaymentResponse429Headers the declared response headers of an HTTP 429 response for GetPayment
 type GetPaymentResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetPaymentResponse503Headers the declared response headers of an HTTP 503 response for GetPayment
 type GetPaymentResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetPaymentResponseDefaultHeaders the declared response headers of an HTTP default response for GetPayment
 type GetPaymentResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type GetPaymentResponse struct {
@@ -6070,54 +6070,54 @@ type ConfirmPaymentResponse200Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // ConfirmPaymentResponse400Headers the declared response headers of an HTTP 400 response for ConfirmPayment
 type ConfirmPaymentResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ConfirmPaymentResponse401Headers the declared response headers of an HTTP 401 response for ConfirmPayment
 type ConfirmPaymentResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ConfirmPaymentResponse403Headers the declared response headers of an HTTP 403 response for ConfirmPayment
 type ConfirmPaymentResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ConfirmPaymentResponse404Headers the declared response headers of an HTTP 404 response for ConfirmPayment
 type ConfirmPaymentResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ConfirmPaymentResponse409Headers the declared response headers of an HTTP 409 response for ConfirmPayment
 type ConfirmPaymentResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ConfirmPaymentResponse422Headers the declared response headers of an HTTP 422 response for ConfirmPayment
 type ConfirmPaymentResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ConfirmPaymentResponse429Headers the declared response headers of an HTTP 429 response for ConfirmPayment
 type ConfirmPaymentResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ConfirmPaymentResponse503Headers the declared response headers of an HTTP 503 response for ConfirmPayment
 type ConfirmPaymentResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ConfirmPaymentResponseDefaultHeaders the declared response headers of an HTTP default response for ConfirmPayment
 type ConfirmPaymentResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type ConfirmPaymentResponse struct {
@@ -6249,54 +6249,54 @@ type DisputePaymentResponse200Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // DisputePaymentResponse400Headers the declared response headers of an HTTP 400 response for DisputePayment
 type DisputePaymentResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DisputePaymentResponse401Headers the declared response headers of an HTTP 401 response for DisputePayment
 type DisputePaymentResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DisputePaymentResponse403Headers the declared response headers of an HTTP 403 response for DisputePayment
 type DisputePaymentResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DisputePaymentResponse404Headers the declared response headers of an HTTP 404 response for DisputePayment
 type DisputePaymentResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DisputePaymentResponse409Headers the declared response headers of an HTTP 409 response for DisputePayment
 type DisputePaymentResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DisputePaymentResponse422Headers the declared response headers of an HTTP 422 response for DisputePayment
 type DisputePaymentResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DisputePaymentResponse429Headers the declared response headers of an HTTP 429 response for DisputePayment
 type DisputePaymentResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // DisputePaymentResponse503Headers the declared response headers of an HTTP 503 response for DisputePayment
 type DisputePaymentResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // DisputePaymentResponseDefaultHeaders the declared response headers of an HTTP default response for DisputePayment
 type DisputePaymentResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type DisputePaymentResponse struct {
@@ -6428,59 +6428,59 @@ type RefundPaymentResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // RefundPaymentResponse400Headers the declared response headers of an HTTP 400 response for RefundPayment
 type RefundPaymentResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse401Headers the declared response headers of an HTTP 401 response for RefundPayment
 type RefundPaymentResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse402Headers the declared response headers of an HTTP 402 response for RefundPayment
 type RefundPaymentResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse403Headers the declared response headers of an HTTP 403 response for RefundPayment
 type RefundPaymentResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse404Headers the declared response headers of an HTTP 404 response for RefundPayment
 type RefundPaymentResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse409Headers the declared response headers of an HTTP 409 response for RefundPayment
 type RefundPaymentResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse422Headers the declared response headers of an HTTP 422 response for RefundPayment
 type RefundPaymentResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // RefundPaymentResponse429Headers the declared response headers of an HTTP 429 response for RefundPayment
 type RefundPaymentResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // RefundPaymentResponse503Headers the declared response headers of an HTTP 503 response for RefundPayment
 type RefundPaymentResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // RefundPaymentResponseDefaultHeaders the declared response headers of an HTTP default response for RefundPayment
 type RefundPaymentResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type RefundPaymentResponse struct {
@@ -6621,44 +6621,44 @@ type CreateVisitorResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreateVisitorResponse400Headers the declared response headers of an HTTP 400 response for CreateVisitor
 type CreateVisitorResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateVisitorResponse401Headers the declared response headers of an HTTP 401 response for CreateVisitor
 type CreateVisitorResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateVisitorResponse409Headers the declared response headers of an HTTP 409 response for CreateVisitor
 type CreateVisitorResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateVisitorResponse422Headers the declared response headers of an HTTP 422 response for CreateVisitor
 type CreateVisitorResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateVisitorResponse429Headers the declared response headers of an HTTP 429 response for CreateVisitor
 type CreateVisitorResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateVisitorResponse503Headers the declared response headers of an HTTP 503 response for CreateVisitor
 type CreateVisitorResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateVisitorResponseDefaultHeaders the declared response headers of an HTTP default response for CreateVisitor
 type CreateVisitorResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreateVisitorResponse struct {
@@ -6771,39 +6771,39 @@ func (r CreateVisitorResponse) ContentType() string {
 type GetVisitorResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // GetVisitorResponse400Headers the declared response headers of an HTTP 400 response for GetVisitor
 type GetVisitorResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetVisitorResponse401Headers the declared response headers of an HTTP 401 response for GetVisitor
 type GetVisitorResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetVisitorResponse404Headers the declared response headers of an HTTP 404 response for GetVisitor
 type GetVisitorResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetVisitorResponse429Headers the declared response headers of an HTTP 429 response for GetVisitor
 type GetVisitorResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetVisitorResponse503Headers the declared response headers of an HTTP 503 response for GetVisitor
 type GetVisitorResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetVisitorResponseDefaultHeaders the declared response headers of an HTTP default response for GetVisitor
 type GetVisitorResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type GetVisitorResponse struct {
@@ -6907,39 +6907,39 @@ func (r GetVisitorResponse) ContentType() string {
 type GetAccountResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // GetAccountResponse400Headers the declared response headers of an HTTP 400 response for GetAccount
 type GetAccountResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetAccountResponse401Headers the declared response headers of an HTTP 401 response for GetAccount
 type GetAccountResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetAccountResponse404Headers the declared response headers of an HTTP 404 response for GetAccount
 type GetAccountResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetAccountResponse429Headers the declared response headers of an HTTP 429 response for GetAccount
 type GetAccountResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetAccountResponse503Headers the declared response headers of an HTTP 503 response for GetAccount
 type GetAccountResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetAccountResponseDefaultHeaders the declared response headers of an HTTP default response for GetAccount
 type GetAccountResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type GetAccountResponse struct {
@@ -7043,39 +7043,39 @@ func (r GetAccountResponse) ContentType() string {
 type ListCardsResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // ListCardsResponse400Headers the declared response headers of an HTTP 400 response for ListCards
 type ListCardsResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListCardsResponse401Headers the declared response headers of an HTTP 401 response for ListCards
 type ListCardsResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListCardsResponse404Headers the declared response headers of an HTTP 404 response for ListCards
 type ListCardsResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListCardsResponse429Headers the declared response headers of an HTTP 429 response for ListCards
 type ListCardsResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListCardsResponse503Headers the declared response headers of an HTTP 503 response for ListCards
 type ListCardsResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListCardsResponseDefaultHeaders the declared response headers of an HTTP default response for ListCards
 type ListCardsResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type ListCardsResponse struct {
@@ -7186,54 +7186,54 @@ type BindCardResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // BindCardResponse400Headers the declared response headers of an HTTP 400 response for BindCard
 type BindCardResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // BindCardResponse401Headers the declared response headers of an HTTP 401 response for BindCard
 type BindCardResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // BindCardResponse402Headers the declared response headers of an HTTP 402 response for BindCard
 type BindCardResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // BindCardResponse404Headers the declared response headers of an HTTP 404 response for BindCard
 type BindCardResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // BindCardResponse409Headers the declared response headers of an HTTP 409 response for BindCard
 type BindCardResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // BindCardResponse422Headers the declared response headers of an HTTP 422 response for BindCard
 type BindCardResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // BindCardResponse429Headers the declared response headers of an HTTP 429 response for BindCard
 type BindCardResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // BindCardResponse503Headers the declared response headers of an HTTP 503 response for BindCard
 type BindCardResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // BindCardResponseDefaultHeaders the declared response headers of an HTTP default response for BindCard
 type BindCardResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type BindCardResponse struct {
@@ -7364,44 +7364,44 @@ func (r BindCardResponse) ContentType() string {
 type UnbindCardResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // UnbindCardResponse400Headers the declared response headers of an HTTP 400 response for UnbindCard
 type UnbindCardResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // UnbindCardResponse401Headers the declared response headers of an HTTP 401 response for UnbindCard
 type UnbindCardResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // UnbindCardResponse404Headers the declared response headers of an HTTP 404 response for UnbindCard
 type UnbindCardResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // UnbindCardResponse409Headers the declared response headers of an HTTP 409 response for UnbindCard
 type UnbindCardResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // UnbindCardResponse429Headers the declared response headers of an HTTP 429 response for UnbindCard
 type UnbindCardResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // UnbindCardResponse503Headers the declared response headers of an HTTP 503 response for UnbindCard
 type UnbindCardResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // UnbindCardResponseDefaultHeaders the declared response headers of an HTTP default response for UnbindCard
 type UnbindCardResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type UnbindCardResponse struct {
@@ -7515,54 +7515,54 @@ type VerifyCardResponse200Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // VerifyCardResponse400Headers the declared response headers of an HTTP 400 response for VerifyCard
 type VerifyCardResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // VerifyCardResponse401Headers the declared response headers of an HTTP 401 response for VerifyCard
 type VerifyCardResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // VerifyCardResponse402Headers the declared response headers of an HTTP 402 response for VerifyCard
 type VerifyCardResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // VerifyCardResponse404Headers the declared response headers of an HTTP 404 response for VerifyCard
 type VerifyCardResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // VerifyCardResponse409Headers the declared response headers of an HTTP 409 response for VerifyCard
 type VerifyCardResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // VerifyCardResponse422Headers the declared response headers of an HTTP 422 response for VerifyCard
 type VerifyCardResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // VerifyCardResponse429Headers the declared response headers of an HTTP 429 response for VerifyCard
 type VerifyCardResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // VerifyCardResponse503Headers the declared response headers of an HTTP 503 response for VerifyCard
 type VerifyCardResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // VerifyCardResponseDefaultHeaders the declared response headers of an HTTP default response for VerifyCard
 type VerifyCardResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type VerifyCardResponse struct {
@@ -7694,59 +7694,59 @@ type CreateLoadResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreateLoadResponse400Headers the declared response headers of an HTTP 400 response for CreateLoad
 type CreateLoadResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse401Headers the declared response headers of an HTTP 401 response for CreateLoad
 type CreateLoadResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse402Headers the declared response headers of an HTTP 402 response for CreateLoad
 type CreateLoadResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse403Headers the declared response headers of an HTTP 403 response for CreateLoad
 type CreateLoadResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse404Headers the declared response headers of an HTTP 404 response for CreateLoad
 type CreateLoadResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse409Headers the declared response headers of an HTTP 409 response for CreateLoad
 type CreateLoadResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse422Headers the declared response headers of an HTTP 422 response for CreateLoad
 type CreateLoadResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateLoadResponse429Headers the declared response headers of an HTTP 429 response for CreateLoad
 type CreateLoadResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateLoadResponse503Headers the declared response headers of an HTTP 503 response for CreateLoad
 type CreateLoadResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateLoadResponseDefaultHeaders the declared response headers of an HTTP default response for CreateLoad
 type CreateLoadResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreateLoadResponse struct {
@@ -7886,39 +7886,39 @@ func (r CreateLoadResponse) ContentType() string {
 type ListTransactionsResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // ListTransactionsResponse400Headers the declared response headers of an HTTP 400 response for ListTransactions
 type ListTransactionsResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListTransactionsResponse401Headers the declared response headers of an HTTP 401 response for ListTransactions
 type ListTransactionsResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListTransactionsResponse404Headers the declared response headers of an HTTP 404 response for ListTransactions
 type ListTransactionsResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListTransactionsResponse429Headers the declared response headers of an HTTP 429 response for ListTransactions
 type ListTransactionsResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListTransactionsResponse503Headers the declared response headers of an HTTP 503 response for ListTransactions
 type ListTransactionsResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListTransactionsResponseDefaultHeaders the declared response headers of an HTTP default response for ListTransactions
 type ListTransactionsResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type ListTransactionsResponse struct {
@@ -8031,59 +8031,59 @@ type CreateUnloadResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreateUnloadResponse400Headers the declared response headers of an HTTP 400 response for CreateUnload
 type CreateUnloadResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse401Headers the declared response headers of an HTTP 401 response for CreateUnload
 type CreateUnloadResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse402Headers the declared response headers of an HTTP 402 response for CreateUnload
 type CreateUnloadResponse402Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse403Headers the declared response headers of an HTTP 403 response for CreateUnload
 type CreateUnloadResponse403Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse404Headers the declared response headers of an HTTP 404 response for CreateUnload
 type CreateUnloadResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse409Headers the declared response headers of an HTTP 409 response for CreateUnload
 type CreateUnloadResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse422Headers the declared response headers of an HTTP 422 response for CreateUnload
 type CreateUnloadResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateUnloadResponse429Headers the declared response headers of an HTTP 429 response for CreateUnload
 type CreateUnloadResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateUnloadResponse503Headers the declared response headers of an HTTP 503 response for CreateUnload
 type CreateUnloadResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateUnloadResponseDefaultHeaders the declared response headers of an HTTP default response for CreateUnload
 type CreateUnloadResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreateUnloadResponse struct {
@@ -8223,34 +8223,34 @@ func (r CreateUnloadResponse) ContentType() string {
 type ListWebhookEndpointsResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // ListWebhookEndpointsResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // ListWebhookEndpointsResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // ListWebhookEndpointsResponseDefaultHeaders the declared response headers of an HTTP default response for ListWebhookEndpoints
 type ListWebhookEndpointsResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type ListWebhookEndpointsResponse struct {
@@ -8354,44 +8354,44 @@ type CreateWebhookEndpointResponse201Headers struct {
 	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse422Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // CreateWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // CreateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type CreateWebhookEndpointResponse struct {
@@ -8504,44 +8504,44 @@ func (r CreateWebhookEndpointResponse) ContentType() string {
 type DeleteWebhookEndpointResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // DeleteWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DeleteWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DeleteWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse409Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // DeleteWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // DeleteWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type DeleteWebhookEndpointResponse struct {
@@ -8654,39 +8654,39 @@ func (r DeleteWebhookEndpointResponse) ContentType() string {
 type GetWebhookEndpointResponse200Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
-	RequestId          *string
+	RequestId          string
 }
 
 // GetWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse400Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse401Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse404Headers struct {
-	RequestId *string
+	RequestId string
 }
 
 // GetWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse429Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse503Headers struct {
-	RequestId  *string
+	RequestId  string
 	RetryAfter *int
 }
 
 // GetWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for GetWebhookEndpoint
 type GetWebhookEndpointResponseDefaultHeaders struct {
-	RequestId *string
+	RequestId string
 }
 
 type GetWebhookEndpointResponse struct {
@@ -9404,10 +9404,10 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 		var headers HealthzResponse200Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	}
@@ -9433,10 +9433,10 @@ func ParseOpenapiResponse(rsp *http.Response) (*OpenapiResponse, error) {
 		var headers OpenapiResponse200Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	}
@@ -9462,20 +9462,20 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 		var headers ReadyzResponse200Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReadyzResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers503 = &headers
 	}
@@ -9595,80 +9595,80 @@ func ParseCreateQuoteResponse(rsp *http.Response) (*CreateQuoteResponse, error) 
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateQuoteResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateQuoteResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateQuoteResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateQuoteResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateQuoteResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateQuoteResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateQuoteResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -9682,10 +9682,10 @@ func ParseCreateQuoteResponse(rsp *http.Response) (*CreateQuoteResponse, error) 
 		var headers CreateQuoteResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -9699,10 +9699,10 @@ func ParseCreateQuoteResponse(rsp *http.Response) (*CreateQuoteResponse, error) 
 		var headers CreateQuoteResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -9790,40 +9790,40 @@ func ParseListFXRatesResponse(rsp *http.Response) (*ListFXRatesResponse, error) 
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListFXRatesResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListFXRatesResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListFXRatesResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -9837,10 +9837,10 @@ func ParseListFXRatesResponse(rsp *http.Response) (*ListFXRatesResponse, error) 
 		var headers ListFXRatesResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -9854,10 +9854,10 @@ func ParseListFXRatesResponse(rsp *http.Response) (*ListFXRatesResponse, error) 
 		var headers ListFXRatesResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -9949,50 +9949,50 @@ func ParseGetLoadResponse(rsp *http.Response) (*GetLoadResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetLoadResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetLoadResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetLoadResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetLoadResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10006,10 +10006,10 @@ func ParseGetLoadResponse(rsp *http.Response) (*GetLoadResponse, error) {
 		var headers GetLoadResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10023,10 +10023,10 @@ func ParseGetLoadResponse(rsp *http.Response) (*GetLoadResponse, error) {
 		var headers GetLoadResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -10153,90 +10153,90 @@ func ParseAuthenticateLoadResponse(rsp *http.Response) (*AuthenticateLoadRespons
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers AuthenticateLoadResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AuthenticateLoadResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers AuthenticateLoadResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
 		var headers AuthenticateLoadResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers AuthenticateLoadResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers AuthenticateLoadResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers AuthenticateLoadResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers AuthenticateLoadResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10250,10 +10250,10 @@ func ParseAuthenticateLoadResponse(rsp *http.Response) (*AuthenticateLoadRespons
 		var headers AuthenticateLoadResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10267,10 +10267,10 @@ func ParseAuthenticateLoadResponse(rsp *http.Response) (*AuthenticateLoadRespons
 		var headers AuthenticateLoadResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -10376,60 +10376,60 @@ func ParseCreateMerchantResponse(rsp *http.Response) (*CreateMerchantResponse, e
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateMerchantResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateMerchantResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateMerchantResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateMerchantResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateMerchantResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10443,10 +10443,10 @@ func ParseCreateMerchantResponse(rsp *http.Response) (*CreateMerchantResponse, e
 		var headers CreateMerchantResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10460,10 +10460,10 @@ func ParseCreateMerchantResponse(rsp *http.Response) (*CreateMerchantResponse, e
 		var headers CreateMerchantResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -10555,50 +10555,50 @@ func ParseGetMerchantResponse(rsp *http.Response) (*GetMerchantResponse, error) 
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetMerchantResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetMerchantResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetMerchantResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetMerchantResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10612,10 +10612,10 @@ func ParseGetMerchantResponse(rsp *http.Response) (*GetMerchantResponse, error) 
 		var headers GetMerchantResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10629,10 +10629,10 @@ func ParseGetMerchantResponse(rsp *http.Response) (*GetMerchantResponse, error) 
 		var headers GetMerchantResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -10721,40 +10721,40 @@ func ParseListPaymentsResponse(rsp *http.Response) (*ListPaymentsResponse, error
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListPaymentsResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListPaymentsResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListPaymentsResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10768,10 +10768,10 @@ func ParseListPaymentsResponse(rsp *http.Response) (*ListPaymentsResponse, error
 		var headers ListPaymentsResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -10785,10 +10785,10 @@ func ParseListPaymentsResponse(rsp *http.Response) (*ListPaymentsResponse, error
 		var headers ListPaymentsResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -10915,90 +10915,90 @@ func ParseCreatePaymentResponse(rsp *http.Response) (*CreatePaymentResponse, err
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreatePaymentResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreatePaymentResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers CreatePaymentResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreatePaymentResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreatePaymentResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreatePaymentResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreatePaymentResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreatePaymentResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11012,10 +11012,10 @@ func ParseCreatePaymentResponse(rsp *http.Response) (*CreatePaymentResponse, err
 		var headers CreatePaymentResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11029,10 +11029,10 @@ func ParseCreatePaymentResponse(rsp *http.Response) (*CreatePaymentResponse, err
 		var headers CreatePaymentResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -11124,50 +11124,50 @@ func ParseGetPaymentResponse(rsp *http.Response) (*GetPaymentResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetPaymentResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetPaymentResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetPaymentResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetPaymentResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11181,10 +11181,10 @@ func ParseGetPaymentResponse(rsp *http.Response) (*GetPaymentResponse, error) {
 		var headers GetPaymentResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11198,10 +11198,10 @@ func ParseGetPaymentResponse(rsp *http.Response) (*GetPaymentResponse, error) {
 		var headers GetPaymentResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -11321,80 +11321,80 @@ func ParseConfirmPaymentResponse(rsp *http.Response) (*ConfirmPaymentResponse, e
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ConfirmPaymentResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ConfirmPaymentResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ConfirmPaymentResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ConfirmPaymentResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers ConfirmPaymentResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers ConfirmPaymentResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ConfirmPaymentResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11408,10 +11408,10 @@ func ParseConfirmPaymentResponse(rsp *http.Response) (*ConfirmPaymentResponse, e
 		var headers ConfirmPaymentResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11425,10 +11425,10 @@ func ParseConfirmPaymentResponse(rsp *http.Response) (*ConfirmPaymentResponse, e
 		var headers ConfirmPaymentResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -11548,80 +11548,80 @@ func ParseDisputePaymentResponse(rsp *http.Response) (*DisputePaymentResponse, e
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers DisputePaymentResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DisputePaymentResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DisputePaymentResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DisputePaymentResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers DisputePaymentResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers DisputePaymentResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers DisputePaymentResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11635,10 +11635,10 @@ func ParseDisputePaymentResponse(rsp *http.Response) (*DisputePaymentResponse, e
 		var headers DisputePaymentResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11652,10 +11652,10 @@ func ParseDisputePaymentResponse(rsp *http.Response) (*DisputePaymentResponse, e
 		var headers DisputePaymentResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -11782,90 +11782,90 @@ func ParseRefundPaymentResponse(rsp *http.Response) (*RefundPaymentResponse, err
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers RefundPaymentResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RefundPaymentResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers RefundPaymentResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
 		var headers RefundPaymentResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RefundPaymentResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers RefundPaymentResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers RefundPaymentResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RefundPaymentResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11879,10 +11879,10 @@ func ParseRefundPaymentResponse(rsp *http.Response) (*RefundPaymentResponse, err
 		var headers RefundPaymentResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -11896,10 +11896,10 @@ func ParseRefundPaymentResponse(rsp *http.Response) (*RefundPaymentResponse, err
 		var headers RefundPaymentResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -12005,60 +12005,60 @@ func ParseCreateVisitorResponse(rsp *http.Response) (*CreateVisitorResponse, err
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateVisitorResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateVisitorResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateVisitorResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateVisitorResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateVisitorResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12072,10 +12072,10 @@ func ParseCreateVisitorResponse(rsp *http.Response) (*CreateVisitorResponse, err
 		var headers CreateVisitorResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12089,10 +12089,10 @@ func ParseCreateVisitorResponse(rsp *http.Response) (*CreateVisitorResponse, err
 		var headers CreateVisitorResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -12184,50 +12184,50 @@ func ParseGetVisitorResponse(rsp *http.Response) (*GetVisitorResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetVisitorResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetVisitorResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetVisitorResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetVisitorResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12241,10 +12241,10 @@ func ParseGetVisitorResponse(rsp *http.Response) (*GetVisitorResponse, error) {
 		var headers GetVisitorResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12258,10 +12258,10 @@ func ParseGetVisitorResponse(rsp *http.Response) (*GetVisitorResponse, error) {
 		var headers GetVisitorResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -12353,50 +12353,50 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetAccountResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetAccountResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetAccountResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetAccountResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12410,10 +12410,10 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 		var headers GetAccountResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12427,10 +12427,10 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 		var headers GetAccountResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -12525,50 +12525,50 @@ func ParseListCardsResponse(rsp *http.Response) (*ListCardsResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListCardsResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListCardsResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListCardsResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListCardsResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12582,10 +12582,10 @@ func ParseListCardsResponse(rsp *http.Response) (*ListCardsResponse, error) {
 		var headers ListCardsResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12599,10 +12599,10 @@ func ParseListCardsResponse(rsp *http.Response) (*ListCardsResponse, error) {
 		var headers ListCardsResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -12722,80 +12722,80 @@ func ParseBindCardResponse(rsp *http.Response) (*BindCardResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers BindCardResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers BindCardResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers BindCardResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 404:
 		var headers BindCardResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers BindCardResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers BindCardResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers BindCardResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12809,10 +12809,10 @@ func ParseBindCardResponse(rsp *http.Response) (*BindCardResponse, error) {
 		var headers BindCardResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12826,10 +12826,10 @@ func ParseBindCardResponse(rsp *http.Response) (*BindCardResponse, error) {
 		var headers BindCardResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -12928,60 +12928,60 @@ func ParseUnbindCardResponse(rsp *http.Response) (*UnbindCardResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UnbindCardResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UnbindCardResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers UnbindCardResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers UnbindCardResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers UnbindCardResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -12995,10 +12995,10 @@ func ParseUnbindCardResponse(rsp *http.Response) (*UnbindCardResponse, error) {
 		var headers UnbindCardResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13012,10 +13012,10 @@ func ParseUnbindCardResponse(rsp *http.Response) (*UnbindCardResponse, error) {
 		var headers UnbindCardResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -13135,80 +13135,80 @@ func ParseVerifyCardResponse(rsp *http.Response) (*VerifyCardResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers VerifyCardResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers VerifyCardResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers VerifyCardResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 404:
 		var headers VerifyCardResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers VerifyCardResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers VerifyCardResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers VerifyCardResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13222,10 +13222,10 @@ func ParseVerifyCardResponse(rsp *http.Response) (*VerifyCardResponse, error) {
 		var headers VerifyCardResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13239,10 +13239,10 @@ func ParseVerifyCardResponse(rsp *http.Response) (*VerifyCardResponse, error) {
 		var headers VerifyCardResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -13369,90 +13369,90 @@ func ParseCreateLoadResponse(rsp *http.Response) (*CreateLoadResponse, error) {
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateLoadResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateLoadResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers CreateLoadResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateLoadResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateLoadResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateLoadResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateLoadResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateLoadResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13466,10 +13466,10 @@ func ParseCreateLoadResponse(rsp *http.Response) (*CreateLoadResponse, error) {
 		var headers CreateLoadResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13483,10 +13483,10 @@ func ParseCreateLoadResponse(rsp *http.Response) (*CreateLoadResponse, error) {
 		var headers CreateLoadResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -13582,50 +13582,50 @@ func ParseListTransactionsResponse(rsp *http.Response) (*ListTransactionsRespons
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListTransactionsResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListTransactionsResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListTransactionsResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListTransactionsResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13639,10 +13639,10 @@ func ParseListTransactionsResponse(rsp *http.Response) (*ListTransactionsRespons
 		var headers ListTransactionsResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13656,10 +13656,10 @@ func ParseListTransactionsResponse(rsp *http.Response) (*ListTransactionsRespons
 		var headers ListTransactionsResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -13786,90 +13786,90 @@ func ParseCreateUnloadResponse(rsp *http.Response) (*CreateUnloadResponse, error
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateUnloadResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateUnloadResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
 		var headers CreateUnloadResponse402Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateUnloadResponse403Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateUnloadResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateUnloadResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateUnloadResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateUnloadResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13883,10 +13883,10 @@ func ParseCreateUnloadResponse(rsp *http.Response) (*CreateUnloadResponse, error
 		var headers CreateUnloadResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -13900,10 +13900,10 @@ func ParseCreateUnloadResponse(rsp *http.Response) (*CreateUnloadResponse, error
 		var headers CreateUnloadResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -13992,40 +13992,40 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ListWebhookEndpointsResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListWebhookEndpointsResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListWebhookEndpointsResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14039,10 +14039,10 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		var headers ListWebhookEndpointsResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14056,10 +14056,10 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		var headers ListWebhookEndpointsResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -14165,60 +14165,60 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookEndpointResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateWebhookEndpointResponse422Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14232,10 +14232,10 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		var headers CreateWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14249,10 +14249,10 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		var headers CreateWebhookEndpointResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -14351,60 +14351,60 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers DeleteWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeleteWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteWebhookEndpointResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers DeleteWebhookEndpointResponse409Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14418,10 +14418,10 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		var headers DeleteWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14435,10 +14435,10 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		var headers DeleteWebhookEndpointResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
@@ -14530,50 +14530,50 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers GetWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetWebhookEndpointResponse404Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14587,10 +14587,10 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		var headers GetWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
@@ -14604,10 +14604,10 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		var headers GetWebhookEndpointResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RequestId = &value
+			headers.RequestId = value
 		}
 		response.HeadersDefault = &headers
 	}
