@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/inbound-gateway/inbound/internal/testenv"
 )
@@ -120,6 +122,85 @@ func TestOpenAPIFilesCurrent(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s is stale: run go test ./internal/httpapi -run TestOpenAPIFilesCurrent -update-openapi", openapiFile(api))
+		}
+	}
+}
+
+// TestOpenAPIIdempotencyKeyRequiredWhereTheServerRequiresIt sends every
+// documented POST without an Idempotency-Key: the server answers 400
+// idempotency_key_missing exactly where the document marks the header
+// required.
+func TestOpenAPIIdempotencyKeyRequiredWhereTheServerRequiresIt(t *testing.T) {
+	a := newAPI(t, testenv.Embedded(t))
+	for api, base := range map[string]string{PartnerAPI: a.partner.URL, AdminAPI: a.admin.URL} {
+		_, doc, err := OpenAPIFor(api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := a.partnerKey
+		if api == AdminAPI {
+			token = a.supervisor
+		}
+		for path, item := range doc.Paths.Map() {
+			op := item.Post
+			if op == nil {
+				continue
+			}
+			documented := false
+			for _, p := range op.Parameters {
+				if p.Value.In == "header" && p.Value.Name == "Idempotency-Key" {
+					documented = p.Value.Required
+				}
+			}
+			url := base + strings.NewReplacer("{id}", "x_1", "{card_id}", "card_1").Replace(path)
+			r := do(t, "POST", url, token, `{}`)
+			missing := r.Status == 400 && r.errCode(t) == "idempotency_key_missing"
+			if missing != documented {
+				t.Errorf("%s POST %s: Idempotency-Key documented required=%v, server requires it=%v (%d %s)", api, path, documented, missing, r.Status, r.Body)
+			}
+		}
+	}
+}
+
+// TestOpenAPIErrorTypesPerStatus: the error type enum of each per-status
+// error schema is exactly the set of types the catalogue uses with that
+// status, and every 4xx/5xx response of an operation refers to it.
+func TestOpenAPIErrorTypesPerStatus(t *testing.T) {
+	want := map[string]map[string]bool{}
+	for _, c := range catalogue {
+		s := strconv.Itoa(c.status)
+		if want[s] == nil {
+			want[s] = map[string]bool{}
+		}
+		want[s][c.typ] = true
+	}
+	for _, api := range []string{PartnerAPI, AdminAPI} {
+		_, doc, err := OpenAPIFor(api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				for status, rr := range op.Responses.Map() {
+					if status == "default" || status[0] < '4' || !strings.HasPrefix(path, "/") {
+						continue
+					}
+					mt := rr.Value.Content.Get("application/json")
+					if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/Error"+status {
+						if path != "/readyz" {
+							t.Errorf("%s %s %s: %s response is not the Error%s schema", api, method, path, status, status)
+						}
+						continue
+					}
+					got := map[string]bool{}
+					for _, e := range mt.Schema.Value.Properties["error"].Value.AllOf[1].Value.Properties["type"].Value.Enum {
+						got[e.(string)] = true
+					}
+					if !cmp.Equal(got, want[status]) {
+						t.Errorf("Error%s type enum %v, the catalogue uses %v", status, got, want[status])
+					}
+				}
+			}
 		}
 	}
 }
