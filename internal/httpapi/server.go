@@ -132,7 +132,7 @@ func (s *Server) engine(api string) *gin.Engine {
 	r.NoMethod(func(c *gin.Context) { s.fail(c, newError("method_not_allowed", "", "")) })
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/openapi.json", s.openapi)
+	r.GET("/openapi.json", s.openapi(api))
 	return r
 }
 
