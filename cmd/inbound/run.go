@@ -55,6 +55,10 @@ commands:
   keys status                           count the sealed values under each master key id
   keys reseal [-batch N]                re-encrypt every sealed value under the current master key
   config                                print the configuration with secrets masked
+  testdata passport [-surname S] [-given G] [-nationality N] [-sex M|F|X]
+                    [-born YYYY-MM-DD] [-expires YYYY-MM-DD] [-number N] [-format td1|td2|td3]
+                                        print a POST /v1/visitors body with a valid MRZ
+                                        (default: an approvable adult, random number; docs/TESTING.md)
 `
 
 // run is the whole program; main only calls it, and tests call it too.
@@ -62,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "testdata" {
+		// Needs no configuration: it only prints.
+		return testdataCmd(args, time.Now().UTC(), stdout, stderr)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {

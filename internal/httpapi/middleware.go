@@ -123,10 +123,15 @@ func (s *Server) partnerAuth(c *gin.Context) {
 	if s.authLockedOut(c, "partner") {
 		return
 	}
-	p, err := s.Auth.AuthenticatePartner(c.Request.Context(), bearer(c))
+	key := bearer(c)
+	p, err := s.Auth.AuthenticatePartner(c.Request.Context(), key)
 	if err != nil {
 		s.authFailed(c, "partner", err)
 		c.Header("WWW-Authenticate", `Bearer realm="inbound"`)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			s.fail(c, authError("partner", key == ""))
+			return
+		}
 		s.fail(c, err)
 		return
 	}
@@ -139,10 +144,15 @@ func (s *Server) staffAuth(c *gin.Context) {
 	if s.authLockedOut(c, "admin") {
 		return
 	}
-	st, err := s.Auth.AuthenticateStaff(c.Request.Context(), bearer(c))
+	token := bearer(c)
+	st, err := s.Auth.AuthenticateStaff(c.Request.Context(), token)
 	if err != nil {
 		s.authFailed(c, "admin", err)
 		c.Header("WWW-Authenticate", `Bearer realm="inbound-admin"`)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			s.fail(c, authError("admin", token == ""))
+			return
+		}
 		s.fail(c, err)
 		return
 	}
