@@ -230,3 +230,77 @@ func TestTestPassportsHaveTheDocumentedOutcome(t *testing.T) {
 		})
 	}
 }
+
+// repoFiles lists the files of the repository: git's tracked files when
+// git is there, else every file under the root outside .git and data dirs.
+func repoFiles(t *testing.T) []string {
+	t.Helper()
+	root := repoRoot(t)
+	if out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output(); err == nil && len(out) > 0 {
+		return strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+	}
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".inbound") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestNoReferencesOutsideTheRepository: a clone has nothing beside it, so
+// no file may send the reader to a folder outside the repository.
+func TestNoReferencesOutsideTheRepository(t *testing.T) {
+	outside := ".." + "/shared" // split so this file does not match itself
+	for _, f := range repoFiles(t) {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), f))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		if strings.Contains(string(b), outside) {
+			t.Errorf("%s mentions %s; point to docs/ instead", f, outside)
+		}
+	}
+}
+
+var mdLink = regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+
+// TestDocLinksResolve: every relative link of README.md and docs/*.md
+// names a file of the repository.
+func TestDocLinksResolve(t *testing.T) {
+	root := repoRoot(t)
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	docs = append(docs, filepath.Join(root, "README.md"))
+	for _, d := range docs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			p := filepath.Join(filepath.Dir(d), target)
+			rel, _ := filepath.Rel(root, p)
+			if strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links outside the repository: %s", d, target)
+				continue
+			}
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("%s: broken link %s", d, target)
+			}
+		}
+	}
+}

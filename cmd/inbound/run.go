@@ -573,7 +573,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		AccountValidity: cfg.AccountValid, AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 		CardnetURL: cardnetURL, Registerer: reg, AutoRelease: cfg.AutoRelease,
 		// Development on the embedded default gets market moves in the
-		// built-in rates, as DESIGN.md asks; production reads a rates feed.
+		// built-in rates, so quotes move as they would; production reads a rates feed.
 		SimulateFX:        cfg.Embedded(),
 		AdjustmentCeiling: cfg.AdjustmentCeiling,
 	})

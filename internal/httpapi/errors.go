@@ -19,7 +19,7 @@ import (
 	"github.com/inbound-gateway/inbound/prepaid"
 )
 
-// Error types of API.md §1.
+// Error types of docs/API.md.
 const (
 	typeInvalidRequest = "invalid_request_error"
 	typeAuthentication = "authentication_error"

@@ -298,7 +298,7 @@ func (s *Server) scopeOf(c *gin.Context) string {
 	return ""
 }
 
-// idempotent implements API.md §1 idempotency for a POST route. With
+// idempotent implements docs/API.md idempotency for a POST route. With
 // required, a missing key is a 400.
 func (s *Server) idempotent(required bool) gin.HandlerFunc {
 	return func(c *gin.Context) {

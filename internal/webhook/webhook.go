@@ -24,7 +24,7 @@ import (
 	"time"
 )
 
-// Event types of API.md §2 Webhooks.
+// Event types of docs/API.md (Webhooks).
 var EventTypes = []string{
 	"visitor.approved", "visitor.review", "visitor.rejected",
 	"card.verified", "card.failed",
