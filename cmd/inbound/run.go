@@ -643,7 +643,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}})
 	// AML record keeping: personal data is erased once the retention after
-	// the account closed has passed (README, INBOUND_RETENTION).
+	// the account closed has passed (docs/OPERATIONS.md, INBOUND_RETENTION).
 	runner.Register(jobs.Job{Name: "retention.erase", Every: 24 * time.Hour, Run: func(ctx context.Context, now time.Time) error {
 		n, err := svc.EraseExpired(ctx, now, cfg.Retention)
 		if n > 0 {
