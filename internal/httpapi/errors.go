@@ -232,7 +232,7 @@ var errorTable = []mapping{
 // msgKeyReused tells the client what went wrong with its key: keys are
 // scoped per partner (or staff member) across all routes, and the first
 // answer is kept, errors included, so a fixed key in a script collides.
-const msgKeyReused = "This Idempotency-Key was already used with a different request. Keys are scoped per partner across all routes (not per route), and the first answer under a key is stored for 24 hours, error answers included, and replayed for the same request. Send a fresh key for every new request, e.g. a UUID."
+var msgKeyReused = fmt.Sprintf("This Idempotency-Key was already used with a different request. Keys are scoped per partner across all routes (per staff member on the admin API), not per route, and the first answer under a key is stored for %d hours, error answers included, and replayed for the same request. Send a fresh key for every new request, e.g. a UUID.", int(idempotency.Retention.Hours()))
 
 // newError builds a client error from a catalogue code.
 func newError(codeName, param, message string) *apiError {
