@@ -4,7 +4,7 @@ import "github.com/inbound-gateway/inbound/internal/money"
 
 // Role is an account's part in a conversion's ledger batch. fx does not
 // know the ledger's account codes; the poster maps each role to one (see
-// DESIGN.md's chart of accounts, noted on each role).
+// the ledger's chart of accounts, noted on each role).
 type Role struct{ name string }
 
 // The roles of a conversion's ledger batch.
@@ -28,7 +28,7 @@ var (
 func (r Role) String() string { return r.name }
 
 // Leg is one transfer of a conversion's batch: Amount moves from Debit to
-// Credit (the "A -> B" of DESIGN.md; ledger.Move(debit, credit, amount)).
+// Credit (the "A -> B" notation; ledger.Move(debit, credit, amount)).
 type Leg struct {
 	Debit  Role
 	Credit Role
@@ -39,7 +39,7 @@ type Leg struct {
 // transaction. Legs of zero amount (no fee, no spread) are left out, since a
 // transfer moves a positive amount.
 //
-// A load (DESIGN.md's example: USD 141.83 at mid 7.1220 for CNY 1000.00):
+// A load (the worked example of docs/API.md: USD 141.83 at mid 7.1220 for CNY 1000.00):
 //
 //	network -> fx_card   Card()           141.83 USD
 //	fx_cny  -> visitor   Credited()       970.00 CNY

@@ -11,7 +11,7 @@ import (
 )
 
 // Config holds the commercial terms of quotes. All of it is configuration;
-// DefaultConfig gives the values of DESIGN.md.
+// DefaultConfig gives the values of docs/API.md.
 type Config struct {
 	// Spread is taken off the mid for loads and added for unloads (0.01 = 1 %).
 	Spread decimal.Decimal
@@ -29,7 +29,7 @@ type Config struct {
 // reference rate a day; a mid older than that means the feed stopped.
 const DefaultMaxAge = 24 * time.Hour
 
-// DefaultConfig returns the terms of DESIGN.md: 1 % spread, a 3 % fee on
+// DefaultConfig returns the terms of docs/API.md: 1 % spread, a 3 % fee on
 // loads over CNY 200, quotes valid 60 s, rates stale after a day.
 func DefaultConfig() Config {
 	return Config{

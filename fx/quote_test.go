@@ -60,7 +60,7 @@ func TestNewQuote(t *testing.T) {
 		want   view
 	}{
 		{
-			// DESIGN.md: USD 141.83 at mid 7.1220, rate 7.0507, fee 30.00.
+			// docs/API.md: USD 141.83 at mid 7.1220, rate 7.0507, fee 30.00.
 			// 141.83 x 7.1220 = 1010.11326 -> 1010.11; spread 10.11.
 			name: "design example, buy CNY 1000", card: "USD", amount: amt(t, "1000.00", "CNY"),
 			want: view{Kind: "load", Sell: "141.83 USD", Buy: "1000.00 CNY", Rate: "7.0507", Mid: "7.1220", //nolint:gosec // not a credential: a quote fixture
@@ -128,7 +128,7 @@ func TestNewQuote(t *testing.T) {
 	}
 }
 
-// TestLegs checks the ledger batch of DESIGN.md's example load, and its
+// TestLegs checks the ledger batch of the worked example load of docs/API.md, and its
 // mirror for an unload.
 func TestLegs(t *testing.T) {
 	type line struct{ Debit, Credit, Amount string }

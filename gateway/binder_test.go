@@ -14,8 +14,7 @@ import (
 	"github.com/inbound-gateway/inbound/kyc"
 )
 
-// TestBindTestCards binds every row of the test-card table (API.md
-// section 5): approvals verify (51, 96 and no-answer cards too, since
+// TestBindTestCards binds every row of the test-card table (docs/TESTING.md): approvals verify (51, 96 and no-answer cards too, since
 // binding verifies with amount zero), declines fail with their decline
 // code, and the issuer-authentication card needs the OTP.
 func TestBindTestCards(t *testing.T) {

@@ -23,7 +23,7 @@ func withCheck(payload string) string {
 func TestParsePANTestCards(t *testing.T) {
 	cards := cardnet.TestCards()
 	if len(cards) != 27 {
-		t.Fatalf("test-card table has %d rows, API.md has 27", len(cards))
+		t.Fatalf("test-card table has %d rows, docs/TESTING.md has 27", len(cards))
 	}
 	for _, c := range cards {
 		t.Run(c.PAN, func(t *testing.T) {

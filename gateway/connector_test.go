@@ -118,7 +118,7 @@ func TestConnectorTestCards(t *testing.T) {
 	}
 }
 
-// checkDecline checks a result against the decline table of API.md.
+// checkDecline checks a result against the decline table of docs/TESTING.md.
 func checkDecline(t *testing.T, res gateway.Result) {
 	t.Helper()
 	want := map[string]string{

@@ -139,7 +139,7 @@ func DeclineForError(err error) (d Decline, ok bool) {
 }
 
 // MaxOTPAttempts is how many OTPs a card binding, or a load, may try for
-// its issuer authentication (API.md). The last wrong one fails it.
+// its issuer authentication (docs/API.md). The last wrong one fails it.
 const MaxOTPAttempts = 3
 
 // AuthenticationError is a wrong OTP: 402 authentication_failed with the

@@ -52,7 +52,7 @@ var rejects = map[Reason]bool{
 	ReasonSanctionsMatch: true, ReasonManualRejection: true,
 }
 
-// DefaultMinAge is the minimum age of a visitor (DESIGN.md).
+// DefaultMinAge is the minimum age of a visitor (docs/API.md).
 const DefaultMinAge = 18
 
 // Policy holds the configurable rules. The zero Policy uses the defaults.

@@ -20,7 +20,7 @@ var (
 // Status is an account's state.
 type Status string
 
-// The account states of API.md.
+// The account states of docs/API.md.
 const (
 	Active  Status = "active"
 	Frozen  Status = "frozen"
@@ -28,7 +28,7 @@ const (
 	Closed  Status = "closed"
 )
 
-// Profile names a limit profile of DESIGN.md.
+// Profile names a limit profile of docs/API.md.
 type Profile string
 
 // The limit profiles.

@@ -10,7 +10,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/db"
 )
 
-// ExpireAccounts ends the validity of accounts (DESIGN.md: 90 days, then
+// ExpireAccounts ends the validity of accounts (docs/API.md: 90 days, then
 // the balance goes back to the card, as TourPass did). In two steps:
 //
 //  1. every active account whose expires_at has passed becomes expired,

@@ -55,7 +55,7 @@ type LimitProfile struct {
 // Limits are the profiles by name.
 type Limits map[Profile]LimitProfile
 
-// DefaultLimits are the profiles of DESIGN.md: basic (TourPass) has a
+// DefaultLimits are the profiles of docs/API.md: basic (TourPass) has a
 // minimum load of CNY 100 and a balance cap of CNY 2,000; verified has the
 // PBOC cap of CNY 5,000 for a registered prepaid card and, per the March
 // 2024 rules, at most USD 5,000 per load and USD 50,000 per year.

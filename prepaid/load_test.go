@@ -35,7 +35,7 @@ func declineCode(err error) string {
 	return ""
 }
 
-// TestLoadOutcomes runs a CNY 1000 load on each kind of card of API.md's
+// TestLoadOutcomes runs a CNY 1000 load on each kind of card of docs/TESTING.md's
 // table and checks the answer, the balance, the events, the network
 // settlement against the ledger and the ledger's invariants.
 func TestLoadOutcomes(t *testing.T) {

@@ -162,7 +162,7 @@ func NewService(d Deps) (*Service, error) {
 	return &Service{d: d, st: d.Accounts, led: d.Ledger, now: func() time.Time { return d.Now().UTC() }, log: d.Logger}, nil
 }
 
-// Ledger account codes of DESIGN.md's chart of accounts.
+// Ledger account codes of the ledger's chart of accounts.
 const (
 	codeFees   = "revenue:fees"
 	codeSpread = "revenue:fx_spread"
@@ -238,7 +238,7 @@ func (s *Service) emit(tx *db.Tx, partnerID, typ string, data any) error {
 	return nil
 }
 
-// The events of this package (API.md, Webhooks).
+// The events of this package (docs/API.md, Webhooks).
 const (
 	EventLoadSucceeded   = "load.succeeded"
 	EventLoadFailed      = "load.failed"

@@ -116,7 +116,7 @@ func (s *Store) setStatusTx(tx *db.Tx, accountID string, from []Status, to Statu
 }
 
 // SetProfile sets the visitor's limit profile (verified once the visitor
-// qualifies, DESIGN.md "Limits and fees").
+// qualifies, docs/API.md "Limits and fees").
 func (s *Store) SetProfile(ctx context.Context, visitorID string, p Profile) error {
 	if p != Basic && p != Verified {
 		return fmt.Errorf("prepaid: unknown profile %q", p)

@@ -12,7 +12,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
-// LimitsView is the limits part of the account view (API.md): the
+// LimitsView is the limits part of the account view (docs/API.md): the
 // profile, its caps, what was loaded this year and the room left.
 type LimitsView struct {
 	Profile    Profile      `json:"profile"`
@@ -121,7 +121,7 @@ const (
 )
 
 // txPrefixes map ledger reference prefixes to movement types. Escrow
-// posts "pay:" and "rfd:" (API.md ids); staff corrections "adj:".
+// posts "pay:" and "rfd:" (docs/API.md ids); staff corrections "adj:".
 var txPrefixes = []struct {
 	prefix string
 	typ    TxType

@@ -57,6 +57,10 @@ commands:
   config                                print the configuration with secrets masked
   load [-scenario S] [-clients N] [-duration D] [-faults F] [-report DIR]
                                         load, soak and chaos test; prints a JSON verdict (see docs/RELIABILITY.md)
+  testdata passport [-surname S] [-given G] [-nationality N] [-sex M|F|X]
+                    [-born YYYY-MM-DD] [-expires YYYY-MM-DD] [-number N] [-format td1|td2|td3]
+                                        print a POST /v1/visitors body with a valid MRZ
+                                        (default: an approvable adult, random number; docs/TESTING.md)
 `
 
 // run is the whole program; main only calls it, and tests call it too.
@@ -64,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "testdata" {
+		// Needs no configuration: it only prints.
+		return testdataCmd(args, time.Now().UTC(), stdout, stderr)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -569,7 +577,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		AccountValidity: cfg.AccountValid, AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 		CardnetURL: cardnetURL, Registerer: reg, AutoRelease: cfg.AutoRelease,
 		// Development on the embedded default gets market moves in the
-		// built-in rates, as DESIGN.md asks; production reads a rates feed.
+		// built-in rates, so quotes move as they would; production reads a rates feed.
 		SimulateFX:        cfg.Embedded(),
 		AdjustmentCeiling: cfg.AdjustmentCeiling,
 	})
@@ -639,7 +647,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}})
 	// AML record keeping: personal data is erased once the retention after
-	// the account closed has passed (README, INBOUND_RETENTION).
+	// the account closed has passed (docs/OPERATIONS.md, INBOUND_RETENTION).
 	runner.Register(jobs.Job{Name: "retention.erase", Every: 24 * time.Hour, Run: func(ctx context.Context, now time.Time) error {
 		n, err := svc.EraseExpired(ctx, now, cfg.Retention)
 		if n > 0 {

@@ -6,7 +6,7 @@ import (
 	"github.com/inbound-gateway/inbound/gateway"
 )
 
-// TestCard is one row of the test-card table of API.md section 5, with the
+// TestCard is one row of the test-card table of docs/TESTING.md, with the
 // answers the simulator gives it.
 type TestCard struct {
 	PAN           string
@@ -45,7 +45,7 @@ type cardRow struct {
 	outcome                outcome
 }
 
-// testCards is the test-card table of API.md section 5: the contract with
+// testCards is the test-card table of docs/TESTING.md: the contract with
 // partners, so a change here is a change of the API.
 var testCards = []cardRow{
 	{"4242424242424242", "US", "USD", gateway.Visa, outcome{}},
@@ -105,7 +105,7 @@ func TestCards() []TestCard {
 const OTP = "123456"
 
 // openToBuy is each approving card's credit limit in major units of its
-// billing currency (API.md section 5).
+// billing currency (docs/TESTING.md).
 var openToBuy = map[string]int64{
 	"USD": 10_000,
 	"EUR": 10_000,

@@ -37,7 +37,7 @@
 //
 // # Cards
 //
-// The cards of TestCards answer as API.md section 5 says; any other
+// The cards of TestCards answer as docs/TESTING.md says; any other
 // Luhn-valid PAN in a supported range approves, billed in USD (JPY for JCB).
 // Every approving card starts with the open-to-buy of OpenToBuy: holds and
 // captures reduce it, reversals and refunds restore it, and an amount above

@@ -193,7 +193,7 @@ func visitorEvent(v kyc.Visitor) map[string]any {
 
 // cardEvents passes the binder's events to the outbox and, when a card is
 // verified, lifts the visitor to the verified tier and the account to the
-// verified limit profile (DESIGN.md: approved passport, entry details, a
+// verified limit profile (docs/API.md: approved passport, entry details, a
 // verified card whose holder name matched), all in the binding's
 // transaction.
 type cardEvents struct {

@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if !c.Embedded() || c.PartnerAddr != ":8080" || c.AdminAddr != ":8081" || c.AutoRelease != 240*time.Hour ||
 		c.QuoteTTL != time.Minute || c.AccountValid != 2160*time.Hour || c.JobInterval != 5*time.Second || c.RateLimit != 100 {
-		t.Fatalf("defaults differ from API.md §4: %+v", c)
+		t.Fatalf("defaults differ from docs/OPERATIONS.md: %+v", c)
 	}
 }
 

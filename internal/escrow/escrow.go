@@ -166,7 +166,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultOptions are the defaults of DESIGN.md.
+// DefaultOptions are the defaults of docs/API.md.
 func DefaultOptions() Options {
 	return Options{
 		FeeBPS:              60,

@@ -2,7 +2,7 @@ package escrow
 
 import "time"
 
-// Object is the payment as the API shows it (API.md section 2) and as the
+// Object is the payment as the API shows it (docs/API.md) and as the
 // payment.* webhook events carry it, so that both always agree.
 func (p Payment) Object() map[string]any {
 	o := map[string]any{

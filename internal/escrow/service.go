@@ -30,7 +30,7 @@ type Accounts interface {
 	ByVisitorTx(tx *db.Tx, visitorID string) (prepaid.Account, error)
 }
 
-// The webhook event types of API.md.
+// The webhook event types of docs/API.md.
 const (
 	EventHeld     = "payment.held"
 	EventReleased = "payment.released"

@@ -10,7 +10,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/testenv"
 )
 
-// adminMinRole is the least role each admin route needs (API.md §3). Every
+// adminMinRole is the least role each admin route needs (docs/ADMIN.md). Every
 // admin route must be listed: the matrix test fails on a route missing here.
 var adminMinRole = map[string]auth.Role{
 	"GET /admin/v1/audit":                    auth.Viewer,

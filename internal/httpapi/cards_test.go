@@ -32,7 +32,7 @@ func cardBody(pan, cvc, holder string) string {
 // declineCodes maps field 39 to the decline_code the API shows.
 var declineCodes = map[string]string{"05": "card_declined", "41": "lost_card", "43": "stolen_card", "54": "expired_card", "N7": "incorrect_cvc"}
 
-// TestEveryTestCardThroughTheAPI binds every row of API.md's test-card table
+// TestEveryTestCardThroughTheAPI binds every row of the test-card table of docs/TESTING.md
 // through the HTTP API and checks the outcome the table promises.
 func TestEveryTestCardThroughTheAPI(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
@@ -184,7 +184,7 @@ func TestQuotes(t *testing.T) {
 		if q.Status != 201 {
 			t.Fatalf("quote: %d %s", q.Status, q.Body)
 		}
-		// DESIGN.md's example: CNY 1000.00 at mid 7.1220, 1% spread, 3% fee.
+		// the worked example of docs/API.md: CNY 1000.00 at mid 7.1220, 1% spread, 3% fee.
 		want := map[string]string{"sell": `{"value":"141.83","currency":"USD"}`, "fee": `{"value":"30.00","currency":"CNY"}`,
 			"credited": `{"value":"970.00","currency":"CNY"}`}
 		for k, v := range want {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
@@ -18,7 +19,7 @@ import (
 	"github.com/inbound-gateway/inbound/prepaid"
 )
 
-// Error types of API.md §1.
+// Error types of docs/API.md.
 const (
 	typeInvalidRequest = "invalid_request_error"
 	typeAuthentication = "authentication_error"
@@ -66,9 +67,9 @@ var catalogue = map[string]code{
 	"idempotency_key_invalid":     {400, typeInvalidRequest, "The Idempotency-Key header must be 1-255 printable ASCII characters."},
 	"request_too_large":           {413, typeInvalidRequest, "The request body is too large."},
 	"method_not_allowed":          {405, typeInvalidRequest, "This method is not allowed on this path."},
-	"route_not_found":             {404, typeNotFound, "No such route."},
+	"route_not_found":             {404, typeNotFound, "No such route. GET / lists where the API description (/openapi.json) and the documentation are."},
 	"resource_missing":            {404, typeNotFound, "No such object."},
-	"unauthenticated":             {401, typeAuthentication, "Missing or invalid API credentials."},
+	"unauthenticated":             {401, typeAuthentication, "Invalid API key provided."},
 	"forbidden":                   {403, typePermission, "Your role does not allow this action."},
 	"mrz_invalid":                 {400, typeInvalidRequest, "The MRZ is malformed."},
 	"mrz_check_digit":             {400, typeInvalidRequest, "An MRZ check digit does not match its field."},
@@ -78,7 +79,7 @@ var catalogue = map[string]code{
 	"account_expired":             {403, typePermission, "The account has expired."},
 	"account_closed":              {403, typePermission, "The account is closed."},
 	"fx_rates_stale":              {503, typeAPI, "Exchange rates are stale; quotes are paused. Retry later."},
-	"quote_expired":               {409, typeConflict, "The quote has expired or was already used."},
+	"quote_expired":               {409, typeConflict, "The quote has expired or was already used; request a new quote (POST /v1/fx/quotes) and use it before it expires."},
 	"incorrect_number":            {400, typeInvalidRequest, "The card number is incorrect."},
 	"unsupported_network":         {400, typeInvalidRequest, "Only Visa, Mastercard, American Express, Discover and JCB cards are supported."},
 	"invalid_expiry":              {400, typeInvalidRequest, "The card's expiry date is invalid or in the past."},
@@ -112,7 +113,7 @@ var catalogue = map[string]code{
 	"url_not_allowed":             {400, typeInvalidRequest, "Webhook URLs must be public addresses."},
 	"endpoint_limit_reached":      {409, typeConflict, "The partner already has the maximum number of webhook endpoints."},
 	"idempotency_in_progress":     {409, typeConflict, "A request with this Idempotency-Key is still being processed; retry later."},
-	"idempotency_key_reused":      {422, typeIdempotency, "This Idempotency-Key was used with a different request."},
+	"idempotency_key_reused":      {422, typeIdempotency, msgKeyReused},
 	"rate_limited":                {429, typeRateLimit, "Too many requests; slow down and retry after the Retry-After delay."},
 	"internal_error":              {500, typeAPI, "Something went wrong on our side. It has been logged; retry with the same Idempotency-Key."},
 	"service_unavailable":         {503, typeAPI, "The service is temporarily unavailable."},
@@ -127,10 +128,14 @@ type mapping struct {
 	// plain keeps the catalogue message: the sentinel's text is for
 	// operators, not clients.
 	plain bool
+	// message, when set, is what the client reads instead of the
+	// sentinel's text: used where the client needs to be told what to do.
+	message string
 }
 
 var errorTable = []mapping{
-	{err: auth.ErrUnauthenticated, code: "unauthenticated"},
+	// The middleware tells a missing key from a wrong one (authError).
+	{err: auth.ErrUnauthenticated, code: "unauthenticated", plain: true},
 	{err: auth.ErrForbidden, code: "forbidden"},
 	{err: auth.ErrNotFound, code: "resource_missing"},
 	{err: auth.ErrInvalidRole, code: "parameter_invalid"},
@@ -140,7 +145,7 @@ var errorTable = []mapping{
 	{err: auth.ErrApproverIsProposer, code: "approver_is_proposer"},
 	{err: auth.ErrApproverNotIndependent, code: "approver_not_independent"},
 	{err: auth.ErrApproverTooRecent, code: "approver_too_recent"},
-	{err: idempotency.ErrKeyReused, code: "idempotency_key_reused"},
+	{err: idempotency.ErrKeyReused, code: "idempotency_key_reused", message: msgKeyReused},
 	{err: idempotency.ErrInProgress, code: "idempotency_in_progress"},
 	{err: idempotency.ErrKeyMissing, code: "idempotency_key_missing"},
 	{err: idempotency.ErrKeyInvalid, code: "idempotency_key_invalid"},
@@ -166,7 +171,7 @@ var errorTable = []mapping{
 	{err: prepaid.ErrInvalidTransition, code: "invalid_state"},
 	{err: fx.ErrRatesStale, code: "fx_rates_stale"},
 	{err: fx.ErrUnsupportedCurrency, code: "currency_unsupported"},
-	{err: fx.ErrQuoteExpired, code: "quote_expired"},
+	{err: fx.ErrQuoteExpired, code: "quote_expired", plain: true},
 	{err: fx.ErrQuoteNotFound, code: "resource_missing"},
 	{err: fx.ErrInvalidAmount, code: "amount_invalid"},
 	{err: gateway.ErrIncorrectNumber, code: "incorrect_number", param: "number"},
@@ -212,6 +217,7 @@ var errorTable = []mapping{
 	{err: escrow.ErrInsufficientFunds, code: "insufficient_funds"},
 	{err: escrow.ErrMerchantInsufficientFunds, code: "merchant_insufficient_funds"},
 	{err: escrow.ErrInvalidInput, code: "parameter_invalid"},
+	{err: webhook.ErrHostUnresolvable, code: "parameter_invalid", param: "url", message: "The url's host does not resolve in DNS. Use a public host name that resolves (a receiver on a private or loopback address needs INBOUND_WEBHOOK_ALLOW_PRIVATE=true on the server)."},
 	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
@@ -222,6 +228,11 @@ var errorTable = []mapping{
 	// Retry-After, logged with the key id by Server.fail.
 	{err: vault.ErrUnknownKey, code: "service_unavailable", plain: true},
 }
+
+// msgKeyReused tells the client what went wrong with its key: keys are
+// scoped per partner (or staff member) across all routes, and the first
+// answer is kept, errors included, so a fixed key in a script collides.
+var msgKeyReused = fmt.Sprintf("This Idempotency-Key was already used with a different request. Keys are scoped per partner across all routes (per staff member on the admin API), not per route, and the first answer under a key is stored for %d hours, error answers included, and replayed for the same request. Send a fresh key for every new request, e.g. a UUID.", int(idempotency.Retention.Hours()))
 
 // newError builds a client error from a catalogue code.
 func newError(codeName, param, message string) *apiError {
@@ -297,6 +308,10 @@ func toAPIError(err error) (*apiError, bool) {
 			if m.plain {
 				return e, true
 			}
+			if m.message != "" {
+				e.Message = m.message
+				return e, true
+			}
 			if msg := publicMessage(err, m.err); msg != "" {
 				e.Message = msg
 			}
@@ -339,6 +354,31 @@ func upperFirst(s string) string {
 		return string(s[0]-32) + s[1:]
 	}
 	return s
+}
+
+// quoteExpired says how long quotes live, so the client knows to request
+// a new one right before using it.
+func quoteExpired(ttl time.Duration) *apiError {
+	secs := int(ttl.Round(time.Second) / time.Second)
+	e := newError("quote_expired", "", fmt.Sprintf(
+		"The quote has expired or was already used: a quote lives %d seconds and serves one load or unload. Request a new quote (POST /v1/fx/quotes) and use it right away.", secs))
+	e.Extra = map[string]any{"quote_ttl_seconds": secs}
+	return e
+}
+
+// authError is the 401 of a request without credentials or with wrong
+// ones; the two get different messages, so a client that forgot the header
+// is not sent looking for a wrong key.
+func authError(api string, missing bool) *apiError {
+	switch {
+	case api == "admin" && missing:
+		return newError("unauthenticated", "", "No staff token provided: send Authorization: Bearer st_...")
+	case api == "admin":
+		return newError("unauthenticated", "", "Invalid staff token provided (unknown, rotated, or its staff member is disabled).")
+	case missing:
+		return newError("unauthenticated", "", "No API key provided: send Authorization: Bearer sk_...")
+	}
+	return newError("unauthenticated", "", "Invalid API key provided (unknown, rotated, or its partner is disabled).")
 }
 
 // authenticationFailed is a wrong OTP: 402 authentication_failed with the

@@ -123,10 +123,15 @@ func (s *Server) partnerAuth(c *gin.Context) {
 	if s.authLockedOut(c, "partner") {
 		return
 	}
-	p, err := s.Auth.AuthenticatePartner(c.Request.Context(), bearer(c))
+	key := bearer(c)
+	p, err := s.Auth.AuthenticatePartner(c.Request.Context(), key)
 	if err != nil {
 		s.authFailed(c, "partner", err)
 		c.Header("WWW-Authenticate", `Bearer realm="inbound"`)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			s.fail(c, authError("partner", key == ""))
+			return
+		}
 		s.fail(c, err)
 		return
 	}
@@ -139,10 +144,15 @@ func (s *Server) staffAuth(c *gin.Context) {
 	if s.authLockedOut(c, "admin") {
 		return
 	}
-	st, err := s.Auth.AuthenticateStaff(c.Request.Context(), bearer(c))
+	token := bearer(c)
+	st, err := s.Auth.AuthenticateStaff(c.Request.Context(), token)
 	if err != nil {
 		s.authFailed(c, "admin", err)
 		c.Header("WWW-Authenticate", `Bearer realm="inbound-admin"`)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			s.fail(c, authError("admin", token == ""))
+			return
+		}
 		s.fail(c, err)
 		return
 	}
@@ -288,7 +298,7 @@ func (s *Server) scopeOf(c *gin.Context) string {
 	return ""
 }
 
-// idempotent implements API.md §1 idempotency for a POST route. With
+// idempotent implements docs/API.md idempotency for a POST route. With
 // required, a missing key is a 400.
 func (s *Server) idempotent(required bool) gin.HandlerFunc {
 	return func(c *gin.Context) {

@@ -59,7 +59,7 @@ func TestMoneyFlow(t *testing.T) {
 		vis := a.approvedVisitor(t, a.partnerKey)
 		card := a.bindCard(t, vis, "4242424242424242")
 
-		// Load CNY 1000.00 (DESIGN.md's example): 970.00 credited.
+		// Load CNY 1000.00 (the worked example of docs/API.md): 970.00 credited.
 		q := a.quote(t, card, `"buy":{"value":"1000.00","currency":"CNY"}`)
 		l := a.load(t, vis, card, q)
 		if l.Status != 201 || l.json(t)["status"] != "succeeded" {

@@ -18,7 +18,7 @@ func jsonBody(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// list is the list envelope of API.md §1.
+// list is the list envelope of docs/API.md.
 type list[T any] struct {
 	Object     string `json:"object"`
 	Data       []T    `json:"data"`

@@ -6,7 +6,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/auth"
 )
 
-// partnerRoutes lists the whole partner API (API.md §2).
+// partnerRoutes lists the whole partner API (docs/API.md).
 func (s *Server) partnerRoutes(r *gin.Engine) {
 	v1 := r.Group("/v1", s.partnerAuth, s.rateLimit)
 
@@ -42,7 +42,7 @@ func (s *Server) partnerRoutes(r *gin.Engine) {
 	v1.DELETE("/webhook_endpoints/:id", s.deleteWebhookEndpoint)
 }
 
-// adminRoutes lists the whole admin API (API.md §3).
+// adminRoutes lists the whole admin API (docs/ADMIN.md).
 func (s *Server) adminRoutes(r *gin.Engine) {
 	a := r.Group("/admin/v1", s.staffAuth, s.staffRateLimit)
 	viewer := a.Group("", s.role(auth.Viewer))

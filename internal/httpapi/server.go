@@ -133,7 +133,40 @@ func (s *Server) engine(api string) *gin.Engine {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/openapi.json", s.openapi(api))
+	r.GET("/", index(api))
 	return r
+}
+
+// index answers GET / with where to go next, so someone who points a
+// browser or curl at a port learns which API it is and where its
+// description and guides are, instead of a bare 404.
+func index(api string) gin.HandlerFunc {
+	body := gin.H{
+		"api":      api,
+		"openapi":  "/openapi.json",
+		"health":   "/healthz",
+		"docs":     docLinks,
+		"readme":   "README.md in the Inbound repository",
+		"versions": []string{"v1"},
+	}
+	switch api {
+	case "partner":
+		body["description"] = "Inbound partner API: visitors (KYC), cards, FX quotes, loads, payments into escrow, unloads and webhooks under /v1, authenticated with Authorization: Bearer sk_..."
+		body["base_path"] = "/v1"
+	default:
+		body["description"] = "Inbound admin API for support staff: reviews, freezes, disputes, adjustments, staff and partners under /admin/v1, authenticated with Authorization: Bearer st_...; /metrics for Prometheus"
+		body["base_path"] = "/admin/v1"
+	}
+	return func(c *gin.Context) { c.JSON(http.StatusOK, body) }
+}
+
+// docLinks are the guides in the repository (docs/).
+var docLinks = gin.H{
+	"quickstart": "docs/QUICKSTART.md",
+	"api":        "docs/API.md",
+	"testing":    "docs/TESTING.md",
+	"admin":      "docs/ADMIN.md",
+	"operations": "docs/OPERATIONS.md",
 }
 
 // Partner is the partner API handler (default :8080).
@@ -215,6 +248,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		}
 	}
 	ae, known := toAPIError(err)
+	if ae.Code == "quote_expired" {
+		ae = quoteExpired(s.FX.Config().TTL)
+	}
 	if !known {
 		s.Log.ErrorContext(c.Request.Context(), "request failed", "err", err, "route", c.FullPath(), "request_id", requestIDOf(c))
 	}

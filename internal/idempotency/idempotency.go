@@ -27,7 +27,7 @@ var (
 	ErrAlreadySaved = errors.New("idempotency: a response is already stored for this key")
 )
 
-// Retention is how long stored responses live (API.md: at least 24 h).
+// Retention is how long stored responses live (docs/API.md: at least 24 h).
 const Retention = 24 * time.Hour
 
 // Record is a stored response.

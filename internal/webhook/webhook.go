@@ -24,7 +24,7 @@ import (
 	"time"
 )
 
-// Event types of API.md §2 Webhooks.
+// Event types of docs/API.md (Webhooks).
 var EventTypes = []string{
 	"visitor.approved", "visitor.review", "visitor.rejected",
 	"card.verified", "card.failed",
@@ -41,6 +41,9 @@ var (
 	ErrInvalidEvents   = errors.New("webhook: events must be known event types or \"*\"")
 	ErrNotFound        = errors.New("webhook: endpoint not found")
 	ErrTooManyEndpoint = errors.New("webhook: at most 16 endpoints per partner")
+	// ErrHostUnresolvable is an endpoint URL whose host has no address in
+	// DNS (it is an ErrInvalidURL too).
+	ErrHostUnresolvable = fmt.Errorf("%w: host does not resolve", ErrInvalidURL)
 )
 
 // MaxEndpoints bounds a partner's endpoints (fan-out per event).
@@ -149,7 +152,7 @@ func CheckURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.
 	addrs, err := resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		// An unresolvable host is refused now rather than retried for a day.
-		return fmt.Errorf("%w: host does not resolve", ErrInvalidURL)
+		return fmt.Errorf("%w: %s", ErrHostUnresolvable, host)
 	}
 	for _, a := range addrs {
 		if !publicAddr(a) {
