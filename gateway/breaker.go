@@ -39,8 +39,8 @@ type breaker struct {
 	threshold   int
 	coolDown    time.Duration
 	maxCoolDown time.Duration
-	now       func() time.Time
-	onChange  func(n Network, state int)
+	now         func() time.Time
+	onChange    func(n Network, state int)
 
 	mu       sync.Mutex
 	circuits map[Network]*circuit

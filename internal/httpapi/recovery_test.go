@@ -90,7 +90,9 @@ func TestRedisDownCostsNoRequest(t *testing.T) {
 		var wg sync.WaitGroup
 		results := make([]resp, n)
 		for i := range n {
-			wg.Go(func() { results[i] = do(t, "POST", url, a.supervisor, `{"name":"Twin","reason":"r"}`, "Idempotency-Key", "nr-twin") })
+			wg.Go(func() {
+				results[i] = do(t, "POST", url, a.supervisor, `{"name":"Twin","reason":"r"}`, "Idempotency-Key", "nr-twin")
+			})
 		}
 		wg.Wait()
 		ids := map[any]bool{}
@@ -157,4 +159,3 @@ func TestDatabaseDownIs503(t *testing.T) {
 		}
 	})
 }
-
