@@ -19,30 +19,30 @@ import (
 
 // Config is every setting of the service. Field tags name the variable.
 type Config struct {
-	DatabaseURL          string        `env:"INBOUND_DATABASE_URL"`
-	RedisURL             string        `env:"INBOUND_REDIS_URL"`
-	RedisCluster         []string      `env:"INBOUND_REDIS_CLUSTER"`
-	CardnetURL           string        `env:"INBOUND_CARDNET_URL"`
-	DataDir              string        `env:"INBOUND_DATA_DIR"`
-	PartnerAddr          string        `env:"INBOUND_PARTNER_ADDR"`
-	AdminAddr            string        `env:"INBOUND_ADMIN_ADDR"`
-	MasterKey            string        `env:"INBOUND_MASTER_KEY"`
-	MasterKeyPrevious    string        `env:"INBOUND_MASTER_KEY_PREVIOUS"`
-	BootstrapKey         string        `env:"INBOUND_BOOTSTRAP_PARTNER_KEY"`
-	BootstrapStaff       string        `env:"INBOUND_BOOTSTRAP_STAFF_TOKEN"`
-	SanctionsDir         string        `env:"INBOUND_SANCTIONS_DIR"`
-	FXRates              string        `env:"INBOUND_FX_RATES"`
-	AutoRelease          time.Duration `env:"INBOUND_ESCROW_AUTO_RELEASE"`
-	QuoteTTL             time.Duration `env:"INBOUND_QUOTE_TTL"`
-	AccountValid         time.Duration `env:"INBOUND_ACCOUNT_VALIDITY"`
-	Retention            time.Duration `env:"INBOUND_RETENTION"`
-	JobInterval          time.Duration `env:"INBOUND_JOB_INTERVAL"`
+	DatabaseURL       string        `env:"INBOUND_DATABASE_URL"`
+	RedisURL          string        `env:"INBOUND_REDIS_URL"`
+	RedisCluster      []string      `env:"INBOUND_REDIS_CLUSTER"`
+	CardnetURL        string        `env:"INBOUND_CARDNET_URL"`
+	DataDir           string        `env:"INBOUND_DATA_DIR"`
+	PartnerAddr       string        `env:"INBOUND_PARTNER_ADDR"`
+	AdminAddr         string        `env:"INBOUND_ADMIN_ADDR"`
+	MasterKey         string        `env:"INBOUND_MASTER_KEY"`
+	MasterKeyPrevious string        `env:"INBOUND_MASTER_KEY_PREVIOUS"`
+	BootstrapKey      string        `env:"INBOUND_BOOTSTRAP_PARTNER_KEY"`
+	BootstrapStaff    string        `env:"INBOUND_BOOTSTRAP_STAFF_TOKEN"`
+	SanctionsDir      string        `env:"INBOUND_SANCTIONS_DIR"`
+	FXRates           string        `env:"INBOUND_FX_RATES"`
+	AutoRelease       time.Duration `env:"INBOUND_ESCROW_AUTO_RELEASE"`
+	QuoteTTL          time.Duration `env:"INBOUND_QUOTE_TTL"`
+	AccountValid      time.Duration `env:"INBOUND_ACCOUNT_VALIDITY"`
+	Retention         time.Duration `env:"INBOUND_RETENTION"`
+	JobInterval       time.Duration `env:"INBOUND_JOB_INTERVAL"`
 	// JobLease is how long a replica's claim on a job run lasts without
 	// renewal (renewed every third of it while the job runs).
 	JobLease time.Duration `env:"INBOUND_JOB_LEASE"`
 	// IdempotencyLockTTL is how long an in-flight idempotency lock lasts
 	// without renewal (renewed every third of it while the request runs).
-	IdempotencyLockTTL time.Duration `env:"INBOUND_IDEMPOTENCY_LOCK_TTL"`
+	IdempotencyLockTTL   time.Duration `env:"INBOUND_IDEMPOTENCY_LOCK_TTL"`
 	RateLimit            int           `env:"INBOUND_RATE_LIMIT"`
 	LogLevel             string        `env:"INBOUND_LOG_LEVEL"`
 	MaxBodyBytes         int64         `env:"INBOUND_MAX_BODY_BYTES"`
@@ -66,21 +66,21 @@ type Config struct {
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
-		DataDir:       "./.inbound",
-		PartnerAddr:   ":8080",
-		AdminAddr:     ":8081",
-		AutoRelease:   240 * time.Hour,
-		QuoteTTL:      60 * time.Second,
-		AccountValid:  2160 * time.Hour,
-		Retention:     43800 * time.Hour,
-		JobInterval:   5 * time.Second,
-		JobLease:      15 * time.Second,
+		DataDir:      "./.inbound",
+		PartnerAddr:  ":8080",
+		AdminAddr:    ":8081",
+		AutoRelease:  240 * time.Hour,
+		QuoteTTL:     60 * time.Second,
+		AccountValid: 2160 * time.Hour,
+		Retention:    43800 * time.Hour,
+		JobInterval:  5 * time.Second,
+		JobLease:     15 * time.Second,
 		// A crashed request blocks its retries at most this long.
 		IdempotencyLockTTL: 10 * time.Second,
-		RateLimit:     100,
-		LogLevel:      "info",
-		MaxBodyBytes:  1 << 20,
-		ShutdownGrace: 20 * time.Second,
+		RateLimit:          100,
+		LogLevel:           "info",
+		MaxBodyBytes:       1 << 20,
+		ShutdownGrace:      20 * time.Second,
 		// CNY 5,000.00: the balance cap of a verified prepaid account; no
 		// single correction should need more.
 		AdjustmentCeiling: money.New(500000, money.CNY),

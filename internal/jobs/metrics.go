@@ -17,7 +17,7 @@ import (
 //   - inbound_job_runs_total{result="ok"|"error"}.
 type metrics struct {
 	lag, lastSuccess *prometheus.GaugeVec
-	runs                    *prometheus.CounterVec
+	runs             *prometheus.CounterVec
 }
 
 // Instrument registers the runner's metrics with reg.
