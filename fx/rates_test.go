@@ -365,7 +365,7 @@ func (failingSource) Rates(context.Context) (fx.Table, error) {
 
 type nopStore struct{}
 
-func (nopStore) Create(context.Context, fx.Quote) error { return nil }
+func (nopStore) Create(context.Context, fx.Quote, bool) error { return nil }
 func (nopStore) Get(context.Context, fx.Owner, string) (fx.Quote, error) {
 	return fx.Quote{}, fx.ErrQuoteNotFound
 }

@@ -129,10 +129,20 @@ func fromRow(r quoteRow) (Quote, error) {
 	return q, nil
 }
 
-// Create inserts q.
-func (s *GormStore) Create(ctx context.Context, q Quote) error {
+// Create inserts q, and with runHooks runs the hooks of ctx in the same
+// transaction.
+func (s *GormStore) Create(ctx context.Context, q Quote, runHooks bool) error {
 	row := toRow(q)
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		if runHooks {
+			return db.RunHooks(ctx, tx, q)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("fx: store quote %s: %w", q.id, err)
 	}
 	return nil

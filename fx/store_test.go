@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/inbound-gateway/inbound/fx"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 )
@@ -185,6 +186,40 @@ func TestStorePurge(t *testing.T) {
 		}
 		if _, err := store.Get(ctx, owner, used.ID()); err != nil {
 			t.Fatalf("used quote purged: %v", err)
+		}
+	})
+}
+
+// A quote and the request's stored response commit together: if the
+// response cannot be stored, there is no quote either, so a retry under the
+// same key never gets a second quote at another rate while the first one
+// was answered without being remembered. An unload quote is a step of the
+// unload, whose own transaction stores the response: it runs no hooks.
+func TestQuoteCommitsWithStoredResponse(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		now := time.Now().UTC()
+		svc, _ := storedService(t, b, func() time.Time { return now })
+		var seen []any
+		ctx := db.WithHook(context.Background(), func(tx *gorm.DB, result any) error {
+			seen = append(seen, result)
+			return errors.New("response store failed")
+		})
+		req := fx.Request{Owner: owner, CardID: "card_1", Card: money.USD, Amount: amt(t, "100.00", "CNY")}
+		if _, err := svc.Quote(ctx, req); err == nil {
+			t.Fatal("quote answered although its response was not stored")
+		}
+		var n int64
+		if err := b.DB.Gorm.Raw("SELECT count(*) FROM quotes").Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 || len(seen) != 1 {
+			t.Fatalf("%d quotes stored, hooks saw %d", n, len(seen))
+		}
+		if _, err := svc.UnloadQuote(ctx, req); err != nil {
+			t.Fatalf("unload quote: %v", err)
+		}
+		if len(seen) != 1 {
+			t.Fatal("an unload quote ran the request's hooks")
 		}
 	})
 }

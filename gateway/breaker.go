@@ -18,6 +18,9 @@ type circuit struct {
 	failures  int
 	openUntil time.Time
 	probing   bool
+	// wait is the cool-down of the current opening; it doubles with each
+	// failed probe and falls back to the base on an answer.
+	wait time.Duration
 }
 
 // breaker is a circuit breaker per network. After threshold consecutive
@@ -27,18 +30,37 @@ type circuit struct {
 // a new cool-down. A failing network thus costs the visitor an immediate
 // issuer_unavailable instead of a full timeout, and the network gets room
 // to recover.
+//
+// The cool-down starts short (1 s by default) and doubles with each failed
+// probe up to maxCoolDown (15 s): a brief outage ends for the visitors
+// about a second after the network is back, while a long one costs the
+// network one probe per maxCoolDown per replica.
 type breaker struct {
-	threshold int
-	coolDown  time.Duration
-	now       func() time.Time
-	onChange  func(n Network, state int)
+	threshold   int
+	coolDown    time.Duration
+	maxCoolDown time.Duration
+	now         func() time.Time
+	onChange    func(n Network, state int)
 
 	mu       sync.Mutex
 	circuits map[Network]*circuit
 }
 
-func newBreaker(threshold int, coolDown time.Duration, now func() time.Time, onChange func(Network, int)) *breaker {
-	return &breaker{threshold: threshold, coolDown: coolDown, now: now, onChange: onChange, circuits: map[Network]*circuit{}}
+// Default cool-downs of the breaker.
+const (
+	defaultBreakerCoolDown    = time.Second
+	defaultBreakerMaxCoolDown = 15 * time.Second
+)
+
+func newBreaker(threshold int, coolDown, maxCoolDown time.Duration, now func() time.Time, onChange func(Network, int)) *breaker {
+	if coolDown <= 0 {
+		coolDown = defaultBreakerCoolDown
+	}
+	if maxCoolDown <= 0 {
+		maxCoolDown = max(defaultBreakerMaxCoolDown, coolDown)
+	}
+	maxCoolDown = max(maxCoolDown, coolDown)
+	return &breaker{threshold: threshold, coolDown: coolDown, maxCoolDown: maxCoolDown, now: now, onChange: onChange, circuits: map[Network]*circuit{}}
 }
 
 func (b *breaker) circuit(n Network) *circuit {
@@ -89,7 +111,7 @@ func (b *breaker) success(n Network) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := b.circuit(n)
-	c.failures, c.probing = 0, false
+	c.failures, c.probing, c.wait = 0, false, 0
 	b.set(n, c, circuitClosed)
 }
 
@@ -100,8 +122,14 @@ func (b *breaker) failure(n Network) {
 	c := b.circuit(n)
 	c.failures++
 	if c.state == circuitHalfOpen || c.failures >= b.threshold {
+		switch {
+		case c.state == circuitHalfOpen && c.wait > 0:
+			c.wait = min(2*c.wait, b.maxCoolDown)
+		case c.state != circuitOpen || c.wait == 0:
+			c.wait = b.coolDown
+		}
 		c.probing = false
-		c.openUntil = b.now().Add(b.coolDown)
+		c.openUntil = b.now().Add(c.wait)
 		b.set(n, c, circuitOpen)
 	}
 }

@@ -174,9 +174,11 @@ type ClientOptions struct {
 	// BreakerThreshold is the number of consecutive calls without answer
 	// that opens a network's circuit (default 5).
 	BreakerThreshold int
-	// BreakerCoolDown is how long an open circuit refuses calls before a
-	// probe (default 30 s).
-	BreakerCoolDown time.Duration
+	// BreakerCoolDown is how long an open circuit refuses calls before the
+	// first probe (default 1 s); each failed probe doubles it, up to
+	// BreakerMaxCoolDown (default 15 s).
+	BreakerCoolDown    time.Duration
+	BreakerMaxCoolDown time.Duration
 }
 
 // Client sends messages to the card networks through a Connector with a
@@ -218,15 +220,12 @@ func NewClient(d *db.DB, v *vault.Vault, conn Connector, o ClientOptions) (*Clie
 	if o.BreakerThreshold <= 0 {
 		o.BreakerThreshold = 5
 	}
-	if o.BreakerCoolDown <= 0 {
-		o.BreakerCoolDown = 30 * time.Second
-	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{store: store{db: d}, vault: v, conn: conn, now: o.Now, log: o.Logger, opts: o, metrics: m}
-	c.breaker = newBreaker(o.BreakerThreshold, o.BreakerCoolDown, o.Now, func(n Network, state int) {
+	c.breaker = newBreaker(o.BreakerThreshold, o.BreakerCoolDown, o.BreakerMaxCoolDown, o.Now, func(n Network, state int) {
 		m.circuit.WithLabelValues(n.String()).Set(float64(state))
 		c.log.Warn("card network circuit", "network", n.String(), "state", [...]string{"closed", "half-open", "open"}[state])
 	})

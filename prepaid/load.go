@@ -92,6 +92,9 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 			return Load{}, err
 		}
 		if prev != nil {
+			if LoadStatus(prev.Status) == LoadPending {
+				return s.settleRetried(ctx, prev.ID)
+			}
 			return resumedLoad(prev.load())
 		}
 	}
@@ -172,6 +175,26 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 		return s.applyLoad(ctx, tx, row.ID, c, q, accts, &out)
 	})
 	return s.loadResult(ctx, row.ID, call, applied, out, err)
+}
+
+// settleRetried settles, for the retry of a request that died after
+// starting it, a load still pending: the retry holds the request's
+// in-flight lock, which the dead request held and renewed while it ran, so
+// nobody is working on the load any more and there is no need to wait for
+// Recover's grace. It settles as Recover would, from the call record: an
+// approved capture is credited, a call never sent fails the load, one
+// without a known answer is reversed. Each step locks the load row and the
+// call row and re-checks their state, so a concurrent Recover (or the
+// original request, if it is in fact alive) settles it once: a capture is
+// never both credited and reversed.
+func (s *Service) settleRetried(ctx context.Context, loadID string) (Load, error) {
+	s.log.InfoContext(ctx, "retry of an interrupted load; settling it", "load", loadID)
+	l, err := s.settleLoad(context.WithoutCancel(ctx), loadID, true)
+	if err != nil {
+		s.log.ErrorContext(ctx, "interrupted load left to recovery", "load", loadID, "err", err)
+		return Load{}, fmt.Errorf("%w: load %s: %w", ErrUnresolved, loadID, err)
+	}
+	return resumedLoad(l)
 }
 
 // cardChecker is implemented by a Network that can tell, before anything

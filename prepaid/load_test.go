@@ -12,6 +12,7 @@ import (
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/prepaid"
@@ -446,4 +447,87 @@ func (e *env) loadsOf(t testing.TB, v gateway.VisitorRef) []prepaid.Load {
 		out[i] = l
 	}
 	return out
+}
+
+// TestInterruptedLoadSettledByRetry: a load whose request died after the
+// capture (or before anything was sent) is settled by the retry under the
+// same Idempotency-Key at once, not 503 outcome_pending until Recover's
+// grace has passed: credited exactly once if the network captured, failed
+// otherwise. A Recover running at the same moment settles nothing twice.
+func TestInterruptedLoadSettledByRetry(t *testing.T) {
+	tests := []struct {
+		mode        string
+		wantStatus  prepaid.LoadStatus
+		wantBalance money.Amount
+	}{
+		{"before_send", prepaid.LoadFailed, cny("0.00")},
+		{"after_capture", prepaid.LoadSucceeded, cny("970.00")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+				e := newEnv(t, b, envOptions{network: func(n prepaid.Network) prepaid.Network {
+					return crashingNetwork{Network: n, mode: tt.mode}
+				}})
+				ctx := idempotency.WithRequestKey(context.Background(), e.partner, "load-1")
+				v := e.visitor(t)
+				c := e.card(t, v, freshPAN())
+				q := e.quote(t, v, c, "1000.00", "CNY")
+				func() {
+					defer func() {
+						if r := recover(); r != errKilled {
+							t.Fatalf("no crash: %v", r)
+						}
+					}()
+					_, _ = e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+				}()
+
+				// The process restarts; seconds later the client retries.
+				e.clock.Add(2 * time.Second)
+				restarted := e.deps
+				restarted.Network = e.client
+				svc := e.service(t, restarted)
+				var (
+					l       prepaid.Load
+					err     error
+					wg      sync.WaitGroup
+					settled int
+				)
+				wg.Go(func() { l, err = svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()) })
+				wg.Go(func() {
+					n, rerr := svc.Recover(context.Background(), e.clock.Now().Add(time.Hour))
+					if rerr != nil {
+						t.Error(rerr)
+					}
+					settled = n
+				})
+				wg.Wait()
+				if l.Status != tt.wantStatus {
+					t.Fatalf("retry: %+v %v", l, err)
+				}
+				var de *gateway.DeclineError
+				if tt.wantStatus == prepaid.LoadFailed && !errors.As(err, &de) {
+					t.Fatalf("retry of a failed load: %v", err)
+				}
+				if tt.wantStatus == prepaid.LoadSucceeded && err != nil {
+					t.Fatalf("retry of a captured load: %v", err)
+				}
+				if settled > 1 {
+					t.Fatalf("recover settled %d", settled)
+				}
+				// A second retry answers the same.
+				if l2, _ := svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); l2.ID != l.ID || l2.Status != l.Status {
+					t.Fatalf("second retry %+v", l2)
+				}
+				loads := e.loadsOf(t, v)
+				if len(loads) != 1 || loads[0].Status != tt.wantStatus {
+					t.Fatalf("loads %+v", loads)
+				}
+				if bal := e.balance(t, v); bal != tt.wantBalance {
+					t.Errorf("balance %s, want %s", bal, tt.wantBalance)
+				}
+				e.check(t)
+			})
+		})
+	}
 }

@@ -175,6 +175,25 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 			if err != nil {
 				return Unload{}, err
 			}
+			// Unloads the dead request left pending are settled now, as
+			// for a load (settleRetried): the retry holds the lock.
+			settledAny := false
+			for _, r := range rows {
+				if UnloadStatus(r.Status) != UnloadPending {
+					continue
+				}
+				s.log.InfoContext(ctx, "retry of an interrupted unload; settling it", "unload", r.ID)
+				if _, err := s.settleUnload(context.WithoutCancel(ctx), r.ID); err != nil {
+					s.log.ErrorContext(ctx, "interrupted unload left to recovery", "unload", r.ID, "err", err)
+					return Unload{}, fmt.Errorf("%w: unload %s: %w", ErrUnresolved, r.ID, err)
+				}
+				settledAny = true
+			}
+			if settledAny {
+				if rows, err = s.st.unloadGroup(ctx, *prev); err != nil {
+					return Unload{}, err
+				}
+			}
 			return groupOutcome(rows)
 		}
 	}

@@ -593,19 +593,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		RateLimit: cfg.RateLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 		AdminRateLimit: cfg.AdminRateLimit, AuthFailureLimit: cfg.AuthFailureLimit,
 		TrustedProxies: cfg.TrustedProxies, SeparateMetrics: cfg.MetricsAddr != "",
+		IdempotencyLockTTL: cfg.IdempotencyLockTTL,
 	})
 	if err != nil {
 		return err
 	}
 
-	runner := jobs.NewRunner(jobs.NewStore(d), cfg.JobInterval, 5*time.Minute, log)
+	runner := jobs.NewRunner(jobs.NewStore(d), cfg.JobInterval, cfg.JobLease, log)
+	if err := runner.Instrument(reg); err != nil {
+		return err
+	}
 	idem := idempotency.NewStore(d, vlt)
+	idemLocks := idempotency.NewDBLocker(d)
 	runner.Register(jobs.Job{Name: "idempotency.expire", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 		n, err := idem.DeleteExpired(ctx, now)
 		if n > 0 {
 			log.InfoContext(ctx, "expired idempotency keys", "count", n)
 		}
 		if err != nil {
+			return err
+		}
+		// In-flight locks taken in the database while Redis was down,
+		// left by requests whose process died.
+		if _, err := idemLocks.DeleteExpiredLocks(ctx, now); err != nil {
 			return err
 		}
 		// Unkeyed fingerprints written by a replica of an older version

@@ -19,24 +19,30 @@ import (
 
 // Config is every setting of the service. Field tags name the variable.
 type Config struct {
-	DatabaseURL          string        `env:"INBOUND_DATABASE_URL"`
-	RedisURL             string        `env:"INBOUND_REDIS_URL"`
-	RedisCluster         []string      `env:"INBOUND_REDIS_CLUSTER"`
-	CardnetURL           string        `env:"INBOUND_CARDNET_URL"`
-	DataDir              string        `env:"INBOUND_DATA_DIR"`
-	PartnerAddr          string        `env:"INBOUND_PARTNER_ADDR"`
-	AdminAddr            string        `env:"INBOUND_ADMIN_ADDR"`
-	MasterKey            string        `env:"INBOUND_MASTER_KEY"`
-	MasterKeyPrevious    string        `env:"INBOUND_MASTER_KEY_PREVIOUS"`
-	BootstrapKey         string        `env:"INBOUND_BOOTSTRAP_PARTNER_KEY"`
-	BootstrapStaff       string        `env:"INBOUND_BOOTSTRAP_STAFF_TOKEN"`
-	SanctionsDir         string        `env:"INBOUND_SANCTIONS_DIR"`
-	FXRates              string        `env:"INBOUND_FX_RATES"`
-	AutoRelease          time.Duration `env:"INBOUND_ESCROW_AUTO_RELEASE"`
-	QuoteTTL             time.Duration `env:"INBOUND_QUOTE_TTL"`
-	AccountValid         time.Duration `env:"INBOUND_ACCOUNT_VALIDITY"`
-	Retention            time.Duration `env:"INBOUND_RETENTION"`
-	JobInterval          time.Duration `env:"INBOUND_JOB_INTERVAL"`
+	DatabaseURL       string        `env:"INBOUND_DATABASE_URL"`
+	RedisURL          string        `env:"INBOUND_REDIS_URL"`
+	RedisCluster      []string      `env:"INBOUND_REDIS_CLUSTER"`
+	CardnetURL        string        `env:"INBOUND_CARDNET_URL"`
+	DataDir           string        `env:"INBOUND_DATA_DIR"`
+	PartnerAddr       string        `env:"INBOUND_PARTNER_ADDR"`
+	AdminAddr         string        `env:"INBOUND_ADMIN_ADDR"`
+	MasterKey         string        `env:"INBOUND_MASTER_KEY"`
+	MasterKeyPrevious string        `env:"INBOUND_MASTER_KEY_PREVIOUS"`
+	BootstrapKey      string        `env:"INBOUND_BOOTSTRAP_PARTNER_KEY"`
+	BootstrapStaff    string        `env:"INBOUND_BOOTSTRAP_STAFF_TOKEN"`
+	SanctionsDir      string        `env:"INBOUND_SANCTIONS_DIR"`
+	FXRates           string        `env:"INBOUND_FX_RATES"`
+	AutoRelease       time.Duration `env:"INBOUND_ESCROW_AUTO_RELEASE"`
+	QuoteTTL          time.Duration `env:"INBOUND_QUOTE_TTL"`
+	AccountValid      time.Duration `env:"INBOUND_ACCOUNT_VALIDITY"`
+	Retention         time.Duration `env:"INBOUND_RETENTION"`
+	JobInterval       time.Duration `env:"INBOUND_JOB_INTERVAL"`
+	// JobLease is how long a replica's claim on a job run lasts without
+	// renewal (renewed every third of it while the job runs).
+	JobLease time.Duration `env:"INBOUND_JOB_LEASE"`
+	// IdempotencyLockTTL is how long an in-flight idempotency lock lasts
+	// without renewal (renewed every third of it while the request runs).
+	IdempotencyLockTTL   time.Duration `env:"INBOUND_IDEMPOTENCY_LOCK_TTL"`
 	RateLimit            int           `env:"INBOUND_RATE_LIMIT"`
 	LogLevel             string        `env:"INBOUND_LOG_LEVEL"`
 	MaxBodyBytes         int64         `env:"INBOUND_MAX_BODY_BYTES"`
@@ -60,18 +66,21 @@ type Config struct {
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
-		DataDir:       "./.inbound",
-		PartnerAddr:   ":8080",
-		AdminAddr:     ":8081",
-		AutoRelease:   240 * time.Hour,
-		QuoteTTL:      60 * time.Second,
-		AccountValid:  2160 * time.Hour,
-		Retention:     43800 * time.Hour,
-		JobInterval:   5 * time.Second,
-		RateLimit:     100,
-		LogLevel:      "info",
-		MaxBodyBytes:  1 << 20,
-		ShutdownGrace: 20 * time.Second,
+		DataDir:      "./.inbound",
+		PartnerAddr:  ":8080",
+		AdminAddr:    ":8081",
+		AutoRelease:  240 * time.Hour,
+		QuoteTTL:     60 * time.Second,
+		AccountValid: 2160 * time.Hour,
+		Retention:    43800 * time.Hour,
+		JobInterval:  5 * time.Second,
+		JobLease:     15 * time.Second,
+		// A crashed request blocks its retries at most this long.
+		IdempotencyLockTTL: 10 * time.Second,
+		RateLimit:          100,
+		LogLevel:           "info",
+		MaxBodyBytes:       1 << 20,
+		ShutdownGrace:      20 * time.Second,
 		// CNY 5,000.00: the balance cap of a verified prepaid account; no
 		// single correction should need more.
 		AdjustmentCeiling: money.New(500000, money.CNY),
@@ -129,6 +138,8 @@ func Load(getenv func(string) string) (Config, error) {
 	dur("INBOUND_ACCOUNT_VALIDITY", &c.AccountValid)
 	dur("INBOUND_RETENTION", &c.Retention)
 	dur("INBOUND_JOB_INTERVAL", &c.JobInterval)
+	dur("INBOUND_JOB_LEASE", &c.JobLease)
+	dur("INBOUND_IDEMPOTENCY_LOCK_TTL", &c.IdempotencyLockTTL)
 	dur("INBOUND_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	if v := strings.TrimSpace(getenv("INBOUND_RATE_LIMIT")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -280,6 +291,8 @@ func (c Config) String() string {
 	row("INBOUND_QUOTE_TTL", c.QuoteTTL.String())
 	row("INBOUND_ACCOUNT_VALIDITY", c.AccountValid.String())
 	row("INBOUND_JOB_INTERVAL", c.JobInterval.String())
+	row("INBOUND_JOB_LEASE", c.JobLease.String())
+	row("INBOUND_IDEMPOTENCY_LOCK_TTL", c.IdempotencyLockTTL.String())
 	row("INBOUND_RATE_LIMIT", strconv.Itoa(c.RateLimit))
 	row("INBOUND_LOG_LEVEL", c.LogLevel)
 	row("INBOUND_ADJUSTMENT_CEILING", c.AdjustmentCeiling.Value())

@@ -7,11 +7,16 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -165,6 +170,52 @@ func Retryable(err error) bool {
 	if errors.As(err, &sqliteErr) {
 		code := sqliteErr.Code() & 0xff
 		return code == 5 || code == 6 // SQLITE_BUSY, SQLITE_LOCKED
+	}
+	return false
+}
+
+// ErrUnavailable marks an operation that failed because the database (or
+// another storage dependency) could not be reached: the request can be
+// retried once it is back. Unavailable recognises such errors; the HTTP
+// layer answers them 503 service_unavailable with Retry-After.
+var ErrUnavailable = errors.New("db: storage unavailable")
+
+// Unavailable reports whether err means a storage dependency could not be
+// reached or dropped the connection (server restarting or shutting down,
+// connection refused or reset, closed pool), as opposed to a bad query or a
+// constraint: the same request may succeed later.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P0x: admin or crash shutdown,
+		// cannot connect now (the server is starting or restarting).
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	var netErr *net.OpError
+	if errors.As(err, &netErr) {
+		return true
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connection reset", "broken pipe", "sql: database is closed",
+		"closed pool", "conn closed", "failed to connect", "unexpected EOF", "server closed the connection"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
 	}
 	return false
 }

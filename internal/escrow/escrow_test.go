@@ -35,7 +35,7 @@ type env struct {
 	clock   atomic.Int64 // unix micro
 }
 
-func setup(t *testing.T, b testenv.Backend) *env {
+func setup(t *testing.T, b testenv.Backend, opts ...func(*escrow.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, b: b, l: ledger.New(b.DB), pre: prepaid.NewStore(b.DB)}
@@ -43,6 +43,9 @@ func setup(t *testing.T, b testenv.Backend) *env {
 	o := escrow.DefaultOptions()
 	o.Now = e.now
 	o.PayableShards = 4
+	for _, f := range opts {
+		f(&o)
+	}
 	var err error
 	wh := webhook.New(b.DB, nil, slog.New(slog.DiscardHandler), webhook.Options{Now: e.now})
 	if e.s, err = escrow.New(b.DB, e.l, e.pre, wh, o); err != nil {
@@ -582,6 +585,38 @@ func TestConcurrentConfirmRefundDispute(t *testing.T) {
 }
 
 // TestAutoReleaseOnce runs four job runners at once over due payments.
+// One run of the auto-release job drains a backlog larger than a batch
+// (it released one batch per run, so a burst waited many ticks), and its
+// lag, the age of the oldest due payment, falls to zero.
+func TestAutoReleaseJobDrainsBacklog(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := setup(t, b, func(o *escrow.Options) { o.ReleaseBatch = 3 })
+		ctx := context.Background()
+		vis := e.visitor(partner, 1000)
+		mer := e.merchant(partner)
+		for i := range 10 {
+			if _, err := e.s.Create(ctx, partner, escrow.PaymentInput{VisitorID: vis, MerchantID: mer.ID,
+				Amount: cny(100), OutTradeNo: fmt.Sprintf("B-%d", i), AutoReleaseAfter: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.advance(2 * time.Hour)
+		job := e.s.Job(time.Second)
+		if lag, err := job.Lag(ctx, e.now()); err != nil || lag != time.Hour {
+			t.Fatalf("lag before: %v %v", lag, err)
+		}
+		if err := job.Run(ctx, e.now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.events(escrow.EventReleased); got != 10 {
+			t.Fatalf("one run released %d of 10", got)
+		}
+		if lag, err := job.Lag(ctx, e.now()); err != nil || lag != 0 {
+			t.Fatalf("lag after: %v %v", lag, err)
+		}
+	})
+}
+
 func TestAutoReleaseOnce(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		e := setup(t, b)

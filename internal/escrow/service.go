@@ -651,10 +651,32 @@ func (s *Service) AutoRelease(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
-// Job is the auto-release job to register with a jobs.Runner.
+// autoReleaseBudget bounds one run of the auto-release job: it releases
+// batch after batch until none is due or the budget is spent, so a backlog
+// (after an outage) drains at full speed, and the next run, a tick later,
+// goes on where it stopped. The job's lease is renewed meanwhile.
+const autoReleaseBudget = 30 * time.Second
+
+// Job is the auto-release job to register with a jobs.Runner. Its lag is
+// the age of the oldest payment due for release.
 func (s *Service) Job(every time.Duration) jobs.Job {
-	return jobs.Job{Name: "escrow.auto_release", Every: every, Run: func(ctx context.Context, now time.Time) error {
-		_, err := s.AutoRelease(ctx, now)
-		return err
-	}}
+	return jobs.Job{Name: "escrow.auto_release", Every: every,
+		Run: func(ctx context.Context, now time.Time) error {
+			start, base := time.Now(), now
+			for {
+				n, err := s.AutoRelease(ctx, now)
+				if err != nil || n < s.o.ReleaseBatch || time.Since(start) > autoReleaseBudget {
+					return err
+				}
+				// Payments that fell due during the run are due too.
+				now = base.Add(time.Since(start))
+			}
+		},
+		Lag: func(ctx context.Context, now time.Time) (time.Duration, error) {
+			due, err := oldestDue(ctx, s.d.Gorm, now)
+			if err != nil || due == nil {
+				return 0, err
+			}
+			return max(now.Sub(*due), 0), nil
+		}}
 }

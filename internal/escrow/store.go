@@ -249,6 +249,21 @@ func claimDue(ctx context.Context, tx *gorm.DB, now time.Time) (Payment, bool, e
 	return p, err == nil, err
 }
 
+// oldestDue returns the due time of the oldest payment waiting for its
+// auto-release (frozen visitors excepted), or nil.
+func oldestDue(ctx context.Context, tx *gorm.DB, now time.Time) (*time.Time, error) {
+	var rs []paymentRow
+	if err := tx.WithContext(ctx).Where("due_at IS NOT NULL AND due_at <= ?", now.UTC()).
+		Where("NOT EXISTS (SELECT 1 FROM prepaid_accounts a WHERE a.visitor_id = escrow_payments.visitor_id AND a.status = ?)", string(prepaid.Frozen)).
+		Order("due_at").Limit(1).Find(&rs).Error; err != nil {
+		return nil, fmt.Errorf("escrow: oldest due payment: %w", err)
+	}
+	if len(rs) == 0 || rs[0].DueAt == nil {
+		return nil, nil
+	}
+	return rs[0].DueAt, nil
+}
+
 func insertRefund(ctx context.Context, tx *gorm.DB, partnerID string, r Refund) error {
 	row := refundRow{ID: r.ID, PaymentID: r.PaymentID, PartnerID: partnerID, Currency: r.Amount.Currency().Code(),
 		Amount: r.Amount.Minor(), Source: r.Source, Reason: r.Reason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}

@@ -9,6 +9,7 @@ import (
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ledger"
@@ -227,6 +228,15 @@ var errorTable = []mapping{
 	// dropped too early), not the client's and not a bug: 503 with
 	// Retry-After, logged with the key id by Server.fail.
 	{err: vault.ErrUnknownKey, code: "service_unavailable", plain: true},
+	// A card network that cannot be reached, outside a payment (where it
+	// is a decline, matched above), is the gateway's outage: 503 with
+	// Retry-After, never a 500.
+	{err: gateway.ErrCircuitOpen, code: "service_unavailable", plain: true},
+	{err: gateway.ErrUnavailable, code: "service_unavailable", plain: true},
+	{err: gateway.ErrTimeout, code: "service_unavailable", plain: true},
+	// The database or Redis down or restarting (db.Unavailable recognises
+	// the driver errors and marks them with db.ErrUnavailable).
+	{err: db.ErrUnavailable, code: "service_unavailable", plain: true},
 }
 
 // msgKeyReused tells the client what went wrong with its key: keys are
@@ -301,6 +311,9 @@ func toAPIError(err error) (*apiError, bool) {
 		e := newError("card_declined", "", "")
 		e.DeclineCode = de.Code
 		return e, true
+	}
+	if db.Unavailable(err) && !errors.Is(err, db.ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", db.ErrUnavailable, err)
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {

@@ -107,7 +107,9 @@ func (s *Server) createQuote(c *gin.Context) {
 		s.fail(c, newError("amount_invalid", param, "The amount must be positive."))
 		return
 	}
-	q, err := s.FX.Quote(c.Request.Context(), fx.Request{Owner: fx.Owner{PartnerID: p.ID, VisitorID: card.VisitorID}, CardID: card.ID, Card: cardCur, Amount: *amount})
+	// The stored idempotent response commits with the quote.
+	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderQuote(r.(fx.Quote)) })
+	q, err := s.FX.Quote(ctx, fx.Request{Owner: fx.Owner{PartnerID: p.ID, VisitorID: card.VisitorID}, CardID: card.ID, Card: cardCur, Amount: *amount})
 	if err != nil {
 		s.fail(c, err)
 		return

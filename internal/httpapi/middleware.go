@@ -183,10 +183,16 @@ func (s *Server) authLockedOut(c *gin.Context, api string) bool {
 	if s.AuthFailureLimit <= 0 {
 		return false
 	}
+	if !s.KV.Available() {
+		return false
+	}
 	limit := s.authFailureLimit()
 	// A cost of 0 reads the budget without spending any of it.
-	res, err := s.limiter.AllowN(c.Request.Context(), s.authFailureKey(c, api), limit, 0)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), redisLimiterTimeout)
+	res, err := s.limiter.AllowN(ctx, s.authFailureKey(c, api), limit, 0)
+	cancel()
 	if err != nil {
+		s.KV.MarkDown()
 		s.Log.WarnContext(c.Request.Context(), "auth failure limiter unavailable", "err", err)
 		return false
 	}
@@ -202,10 +208,13 @@ func (s *Server) authLockedOut(c *gin.Context, api string) bool {
 
 // authFailed spends one failure of the client address's budget.
 func (s *Server) authFailed(c *gin.Context, api string, err error) {
-	if s.AuthFailureLimit <= 0 || !errors.Is(err, auth.ErrUnauthenticated) {
+	if s.AuthFailureLimit <= 0 || !errors.Is(err, auth.ErrUnauthenticated) || !s.KV.Available() {
 		return
 	}
-	if _, err := s.limiter.AllowN(c.Request.Context(), s.authFailureKey(c, api), s.authFailureLimit(), 1); err != nil {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), redisLimiterTimeout)
+	defer cancel()
+	if _, err := s.limiter.AllowN(ctx, s.authFailureKey(c, api), s.authFailureLimit(), 1); err != nil {
+		s.KV.MarkDown()
 		s.Log.WarnContext(c.Request.Context(), "auth failure limiter unavailable", "err", err)
 	}
 }
@@ -237,7 +246,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	res, err := s.limiter.Allow(c.Request.Context(), s.KV.Key("rate", p.ID), redis_rate.PerSecond(s.RateLimit))
+	res, err := s.allow(c, s.KV.Key("rate", p.ID), s.RateLimit)
 	if err != nil {
 		s.Log.WarnContext(c.Request.Context(), "rate limiter unavailable", "err", err)
 		c.Next()
@@ -252,6 +261,29 @@ func (s *Server) rateLimit(c *gin.Context) {
 	c.Next()
 }
 
+// redisLimiterTimeout bounds a rate-limiter call to Redis: a Redis that
+// hangs must not hold every request for a dial timeout.
+const redisLimiterTimeout = 300 * time.Millisecond
+
+// allow runs the shared (Redis) limiter for key at perSecond, burst equal
+// to the rate. When Redis is down it falls back to a limiter in this
+// process: each replica then enforces the limit on its own share of the
+// traffic, which lets through at most replicas × the rate, but never stops
+// payments and still caps a runaway client.
+func (s *Server) allow(c *gin.Context, key string, perSecond int) (*redis_rate.Result, error) {
+	if s.KV.Available() {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), redisLimiterTimeout)
+		res, err := s.limiter.Allow(ctx, key, redis_rate.PerSecond(perSecond))
+		cancel()
+		if err == nil {
+			return res, nil
+		}
+		s.KV.MarkDown()
+		s.Log.WarnContext(c.Request.Context(), "rate limiter: redis unavailable, limiting in process", "err", err)
+	}
+	return s.local.allow(key, perSecond), nil
+}
+
 // staffRateLimit allows AdminRateLimit requests per second per staff
 // member on the admin API (GCRA, burst equal to the rate): a leaked or
 // scripted staff token cannot sweep the visitor base. Like rateLimit, it
@@ -262,7 +294,7 @@ func (s *Server) staffRateLimit(c *gin.Context) {
 		return
 	}
 	st, _ := staffOf(c)
-	res, err := s.limiter.Allow(c.Request.Context(), s.KV.Key("rate_staff", st.ID), redis_rate.PerSecond(s.AdminRateLimit))
+	res, err := s.allow(c, s.KV.Key("rate_staff", st.ID), s.AdminRateLimit)
 	if err != nil {
 		s.Log.WarnContext(c.Request.Context(), "rate limiter unavailable", "err", err)
 		c.Next()
@@ -284,9 +316,6 @@ type pending struct {
 	body                                  []byte
 	status                                int
 }
-
-// lockTTL bounds how long a crashed request's key stays "in progress".
-const lockTTL = 2 * time.Minute
 
 func (s *Server) scopeOf(c *gin.Context) string {
 	if p, ok := partnerOf(c); ok {
@@ -321,7 +350,7 @@ func (s *Server) idempotent(required bool) gin.HandlerFunc {
 		if s.replayIfStored(c, p) {
 			return
 		}
-		guard, ok, err := idempotency.Lock(ctx, s.KV, p.scope, key, lockTTL)
+		guard, ok, err := s.locks.Lock(ctx, s.KV.Key("idem", p.scope, key))
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -77,6 +77,11 @@ type Deps struct {
 	// SeparateMetrics serves /metrics only through Metrics (its own
 	// listener) instead of on the admin API.
 	SeparateMetrics bool
+	// IdempotencyLockTTL is how long an in-flight idempotency lock lives
+	// without renewal (renewed every third of it while the request runs),
+	// so a request whose process died blocks its retries at most this
+	// long; 0 is 10 s.
+	IdempotencyLockTTL time.Duration
 }
 
 // Server holds the shared state of both routers.
@@ -85,6 +90,8 @@ type Server struct {
 	validate *validator.Validate
 	idem     *idempotency.Store
 	limiter  *redis_rate.Limiter
+	local    *localLimiter
+	locks    *idempotency.Locks
 	metrics  *metrics
 }
 
@@ -109,14 +116,26 @@ func NewServer(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.IdempotencyLockTTL <= 0 {
+		d.IdempotencyLockTTL = 10 * time.Second
+	}
 	gin.SetMode(gin.ReleaseMode)
-	return &Server{
+	s := &Server{
 		Deps:     d,
 		validate: newValidator(),
 		idem:     idempotency.NewStore(d.DB, d.Vault),
 		limiter:  redis_rate.NewLimiter(d.KV.Client),
+		local:    newLocalLimiter(),
 		metrics:  m,
-	}, nil
+	}
+	s.locks = &idempotency.Locks{
+		Primary: d.KV, Fallback: idempotency.NewDBLocker(d.DB), TTL: d.IdempotencyLockTTL,
+		Available: d.KV.Available, MarkDown: d.KV.MarkDown,
+		OnRenewFailed: func(key string, err error) {
+			d.Log.Warn("idempotency: in-flight lock not renewed", "err", err)
+		},
+	}
+	return s, nil
 }
 
 func (s *Server) engine(api string) *gin.Engine {
@@ -216,8 +235,10 @@ func (s *Server) readyz(c *gin.Context) {
 		s.Log.WarnContext(ctx, "readyz: database", "err", err)
 	}
 	if err := s.KV.Ping(ctx); err != nil {
-		checks["redis"] = "unavailable"
-		ready = false
+		// Requests are still served without Redis (locks in the database,
+		// rate limits in process): degraded, not unready, or every
+		// replica would leave the load balancer at once.
+		checks["redis"] = "degraded"
 		s.Log.WarnContext(ctx, "readyz: redis", "err", err)
 	}
 	if !ready {
@@ -229,6 +250,11 @@ func (s *Server) readyz(c *gin.Context) {
 
 // retryAfterUnavailable is the Retry-After (seconds) of 503 answers.
 const retryAfterUnavailable = "30"
+
+// retryAfterTransient is the Retry-After of a 503 for a dependency that is
+// down (database restarting, network unreachable): such outages last
+// seconds, and a client that waits 30 s turns a short fault into a long one.
+const retryAfterTransient = "2"
 
 // fail writes err in the error shape and stops the chain. Errors that are
 // not client errors are logged with their full chain; the client sees a
@@ -251,6 +277,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if ae.Code == "quote_expired" {
 		ae = quoteExpired(s.FX.Config().TTL)
 	}
+
+	if known && ae.Code == "service_unavailable" && !errors.Is(err, vault.ErrUnknownKey) {
+		s.Log.WarnContext(c.Request.Context(), "dependency unavailable", "err", err, "route", c.FullPath(), "request_id", requestIDOf(c))
+	}
 	if !known {
 		s.Log.ErrorContext(c.Request.Context(), "request failed", "err", err, "route", c.FullPath(), "request_id", requestIDOf(c))
 	}
@@ -261,7 +291,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 			"key_id", uk.KeyID, "keyring", s.Vault.KeyIDs(), "route", c.FullPath(), "request_id", requestIDOf(c))
 	}
 	if ae.Code == "service_unavailable" && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", retryAfterUnavailable)
+		if errors.Is(err, vault.ErrUnknownKey) {
+			c.Header("Retry-After", retryAfterUnavailable)
+		} else {
+			c.Header("Retry-After", retryAfterTransient)
+		}
 	}
 	e := *ae
 	e.RequestID = requestIDOf(c)

@@ -100,11 +100,36 @@ func ValidKey(k string) error {
 	return nil
 }
 
-// Locker is the in-flight lock (Redis).
+// Locker is an in-flight lock store: Redis, or the database as fallback.
 type Locker interface {
 	TryLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	Renew(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
 	Unlock(ctx context.Context, key, token string) error
-	Key(parts ...string) string
+}
+
+// Locks takes in-flight locks in Primary (Redis) and, when Primary fails,
+// in Fallback (the database). A lock lives TTL and is renewed every TTL/3
+// while its request runs, so a request whose process died stops blocking
+// its key's retries within TTL, while a slow live one keeps its lock.
+//
+// If Redis fails while a request holds its lock there, a twin can take the
+// database lock and run at the same time. That is safe: the lock only
+// spares a twin the work; what makes a second execution harmless is the
+// primary key of the stored response (committed with the change it
+// reports) and the domain's own unique keys (a load's request key).
+type Locks struct {
+	Primary  Locker
+	Fallback Locker
+	TTL      time.Duration
+	// Available, if set, tells whether Primary is worth trying now;
+	// MarkDown is called when it failed.
+	Available func() bool
+	MarkDown  func()
+	// PrimaryTimeout bounds a Primary call (default 500 ms), so a Redis
+	// that hangs costs a request little before the fallback.
+	PrimaryTimeout time.Duration
+	// OnRenewFailed is called when a held lock could not be renewed.
+	OnRenewFailed func(key string, err error)
 }
 
 // Guard is the in-flight lock of one request.
@@ -112,22 +137,75 @@ type Guard struct {
 	locker Locker
 	key    string
 	token  string
+	stop   chan struct{}
+	done   chan struct{}
 }
 
-// Lock takes the in-flight lock for (scope, key); false means another
-// request with the key is running.
-func Lock(ctx context.Context, l Locker, scope, key string, ttl time.Duration) (*Guard, bool, error) {
+// Lock takes the in-flight lock for lockKey; false means another request
+// with the key is running.
+func (l *Locks) Lock(ctx context.Context, lockKey string) (*Guard, bool, error) {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	g := &Guard{locker: l, key: l.Key("idem", scope, key), token: hex.EncodeToString(b)}
-	ok, err := l.TryLock(ctx, g.key, g.token, ttl)
+	g := &Guard{key: lockKey, token: hex.EncodeToString(b)}
+	var ok bool
+	err := errors.New("idempotency: no lock store")
+	if l.Primary != nil && (l.Available == nil || l.Available()) {
+		pctx, cancel := context.WithTimeout(ctx, l.primaryTimeout())
+		ok, err = l.Primary.TryLock(pctx, lockKey, g.token, l.TTL)
+		cancel()
+		if err == nil {
+			g.locker = l.Primary
+		} else if l.MarkDown != nil {
+			l.MarkDown()
+		}
+	}
+	if g.locker == nil && l.Fallback != nil {
+		ok, err = l.Fallback.TryLock(ctx, lockKey, g.token, l.TTL)
+		if err == nil {
+			g.locker = l.Fallback
+		}
+	}
 	if err != nil || !ok {
 		return nil, false, err
 	}
+	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	go g.keepAlive(l)
 	return g, true, nil
 }
 
-// Release drops the lock if still held.
+func (l *Locks) primaryTimeout() time.Duration {
+	if l.PrimaryTimeout > 0 {
+		return l.PrimaryTimeout
+	}
+	return 500 * time.Millisecond
+}
+
+// keepAlive renews the lock every TTL/3 until Release.
+func (g *Guard) keepAlive(l *Locks) {
+	defer close(g.done)
+	t := time.NewTicker(max(l.TTL/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(l.TTL/3, 100*time.Millisecond))
+		held, err := g.locker.Renew(ctx, g.key, g.token, l.TTL)
+		cancel()
+		if (err != nil || !held) && l.OnRenewFailed != nil {
+			if err == nil {
+				err = errors.New("lock taken over")
+			}
+			l.OnRenewFailed(g.key, err)
+		}
+	}
+}
+
+// Release stops the renewal and drops the lock if still held.
 func (g *Guard) Release(ctx context.Context) {
+	close(g.stop)
+	<-g.done
 	_ = g.locker.Unlock(ctx, g.key, g.token)
 }

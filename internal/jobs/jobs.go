@@ -22,12 +22,19 @@ type Job struct {
 	Name  string
 	Every time.Duration
 	Run   Func
+	// Lag, if set, returns the age of the oldest item the job has yet to
+	// process (a payment due for release, a load left pending), 0 when
+	// there is none. It is exported as inbound_job_lag_seconds.
+	Lag func(ctx context.Context, now time.Time) (time.Duration, error)
 }
 
-// Leaser claims and completes job runs. The database store implements it.
+// Leaser claims, renews and completes job runs. The database store
+// implements it.
 type Leaser interface {
 	Ensure(ctx context.Context, name string, now time.Time) error
 	Claim(ctx context.Context, name, owner string, now, leaseUntil time.Time) (bool, error)
+	// Renew extends the lease if owner still holds it.
+	Renew(ctx context.Context, name, owner string, leaseUntil time.Time) (bool, error)
 	Complete(ctx context.Context, name, owner string, now, next time.Time, runErr error) error
 }
 
@@ -40,18 +47,27 @@ type Runner struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu   sync.Mutex
-	jobs []Job
+	mu      sync.Mutex
+	jobs    []Job
+	metrics *metrics
 }
 
-// NewRunner returns a runner polling every tick. Leases last lease (longer
-// than any run; a crashed replica's lease simply expires).
+// NewRunner returns a runner polling every tick. A run holds a lease of
+// lease (default 15 s) that is renewed every third of it while the job
+// runs, so a long run keeps its job, and the job of a replica that died
+// (or cannot record its completion) is taken over within lease.
 func NewRunner(l Leaser, tick, lease time.Duration, log *slog.Logger) *Runner {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
+	if lease <= 0 {
+		lease = DefaultLease
+	}
 	return &Runner{leaser: l, owner: "runner_" + hex.EncodeToString(b), tick: tick, lease: lease, log: log,
 		now: func() time.Time { return time.Now().UTC() }}
 }
+
+// DefaultLease is the job lease when none is configured.
+const DefaultLease = 15 * time.Second
 
 // Register adds a job.
 func (r *Runner) Register(j Job) {
@@ -79,7 +95,7 @@ func (r *Runner) RunDue(ctx context.Context) ([]string, error) {
 		if !ok {
 			continue
 		}
-		runErr := r.safeRun(ctx, j, now)
+		runErr := r.runLeased(ctx, j, now)
 		if runErr != nil {
 			r.log.ErrorContext(ctx, "job failed", "job", j.Name, "err", runErr)
 		}
@@ -87,9 +103,49 @@ func (r *Runner) RunDue(ctx context.Context) ([]string, error) {
 		if err := r.leaser.Complete(ctx, j.Name, r.owner, done, done.Add(j.Every), runErr); err != nil {
 			return ran, err
 		}
+		r.observe(ctx, j, done, runErr)
 		ran = append(ran, j.Name)
 	}
 	return ran, nil
+}
+
+// runLeased runs j while renewing its lease every third of the lease. If
+// the lease is lost (taken over after renewals failed for a whole lease),
+// the run's context is cancelled: another runner now owns the job.
+func (r *Runner) runLeased(ctx context.Context, j Job, now time.Time) error {
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(r.lease/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-jctx.Done():
+				return
+			case <-t.C:
+			}
+			held, err := r.leaser.Renew(jctx, j.Name, r.owner, r.now().Add(r.lease))
+			switch {
+			case err != nil:
+				// Transient (the database restarting): the lease still
+				// runs; the next renewal may succeed.
+				r.log.WarnContext(ctx, "job lease not renewed", "job", j.Name, "err", err)
+			case !held:
+				r.log.ErrorContext(ctx, "job lease lost; stopping the run", "job", j.Name)
+				cancel()
+				return
+			}
+		}
+	}()
+	err := r.safeRun(jctx, j, now)
+	close(stop)
+	<-done
+	return err
 }
 
 func (r *Runner) safeRun(ctx context.Context, j Job, now time.Time) (err error) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 )
@@ -65,4 +67,131 @@ func TestFailingAndPanickingJobsAreRecordedAndRescheduled(t *testing.T) {
 	if ran, _ := r.RunDue(context.Background()); len(ran) != 0 {
 		t.Fatalf("not rescheduled: ran again %v", ran)
 	}
+}
+
+// A replica that dies mid-run (its context ends, it never records the
+// completion) leaves its lease behind; another replica takes the job over
+// as soon as the short lease lapses, not after minutes.
+func TestDeadOwnersLeaseLapsesWithinSeconds(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		const lease = time.Second
+		started := make(chan struct{})
+		var runs atomic.Int64
+		job := func(block bool) jobs.Job {
+			return jobs.Job{Name: "release", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+				runs.Add(1)
+				if block {
+					close(started)
+					<-ctx.Done() // the process is killed mid-run
+				}
+				return ctx.Err()
+			}}
+		}
+		dying := jobs.NewRunner(jobs.NewStore(b.DB), time.Second, lease, quiet)
+		dying.Register(job(true))
+		ctx, kill := context.WithCancel(context.Background())
+		doneDying := make(chan struct{})
+		go func() {
+			defer close(doneDying)
+			_, _ = dying.RunDue(ctx) // Complete fails: ctx is gone
+		}()
+		<-started
+		kill()
+		<-doneDying
+
+		other := jobs.NewRunner(jobs.NewStore(b.DB), time.Second, lease, quiet)
+		other.Register(job(false))
+		start := time.Now()
+		for {
+			ran, err := other.RunDue(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ran) == 1 {
+				break
+			}
+			if time.Since(start) > 3*lease {
+				t.Fatalf("job not taken over %v after its owner died", time.Since(start))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if runs.Load() != 2 {
+			t.Fatalf("runs %d", runs.Load())
+		}
+	})
+}
+
+// A live run longer than the lease keeps its job: the lease is renewed
+// while it runs, so no other replica runs it at the same time.
+func TestLeaseRenewedWhileJobRuns(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		const lease = 300 * time.Millisecond
+		var running, overlaps atomic.Int64
+		job := jobs.Job{Name: "long", Every: time.Millisecond, Run: func(ctx context.Context, now time.Time) error {
+			if running.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			defer running.Add(-1)
+			select {
+			case <-time.After(4 * lease):
+			case <-ctx.Done():
+			}
+			return nil
+		}}
+		var wg sync.WaitGroup
+		for range 2 {
+			r := jobs.NewRunner(jobs.NewStore(b.DB), time.Second, lease, quiet)
+			r.Register(job)
+			wg.Go(func() {
+				deadline := time.Now().Add(6 * lease)
+				for time.Now().Before(deadline) {
+					if _, err := r.RunDue(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		if overlaps.Load() != 0 {
+			t.Fatalf("the job ran on two replicas at once %d times", overlaps.Load())
+		}
+	})
+}
+
+// The runner exports each job's lag and last success.
+func TestJobMetrics(t *testing.T) {
+	b := testenv.Embedded(t)
+	reg := prometheus.NewRegistry()
+	r := jobs.NewRunner(jobs.NewStore(b.DB), time.Second, 0, quiet)
+	if err := r.Instrument(reg); err != nil {
+		t.Fatal(err)
+	}
+	r.Register(jobs.Job{Name: "lagging", Every: time.Hour, Run: func(context.Context, time.Time) error { return nil },
+		Lag: func(context.Context, time.Time) (time.Duration, error) { return 42 * time.Second, nil }})
+	if _, err := r.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := gauge(t, reg, "inbound_job_lag_seconds"); got != 42 {
+		t.Fatalf("lag %v", got)
+	}
+	if got := gauge(t, reg, "inbound_job_last_success_timestamp_seconds"); got < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Fatalf("last success %v", got)
+	}
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no single series %s", name)
+	return 0
 }

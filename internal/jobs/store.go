@@ -70,6 +70,16 @@ func (s *Store) Claim(ctx context.Context, name, owner string, now, leaseUntil t
 	return claimed, nil
 }
 
+// Renew extends the lease of a job that owner still holds.
+func (s *Store) Renew(ctx context.Context, name, owner string, leaseUntil time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&row{}).Where("name = ? AND lease_owner = ?", name, owner).
+		Update("lease_until", leaseUntil)
+	if res.Error != nil {
+		return false, fmt.Errorf("jobs: renew %s: %w", name, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // Complete records the run and frees the lease.
 func (s *Store) Complete(ctx context.Context, name, owner string, now, next time.Time, runErr error) error {
 	msg := ""

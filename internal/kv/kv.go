@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -31,7 +32,48 @@ type Store struct {
 	Client    redis.UniversalClient
 	namespace string
 	embedded  *miniredis.Miniredis
+	// downUntil (unix nanoseconds) is set when Redis failed: until then
+	// callers skip it and use their fallback at once instead of each
+	// waiting for a dial timeout.
+	downUntil atomic.Int64
+	stopClock chan struct{}
+	clockDone chan struct{}
 }
+
+// runClock advances the in-process server's clock with real time: it does
+// not expire keys by itself, and a lock TTL that never lapses would make a
+// lost lock block its key for ever.
+func (s *Store) runClock() {
+	defer close(s.clockDone)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-s.stopClock:
+			return
+		case now := <-t.C:
+			s.embedded.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+// New wraps an existing client (a test points one at a closed port to play
+// Redis being down).
+func New(client redis.UniversalClient, namespace string) *Store {
+	return &Store{Client: client, namespace: namespace}
+}
+
+// downFor is how long Redis is skipped after a failure.
+const downFor = time.Second
+
+// Available reports whether Redis is worth trying: false for a second
+// after a failure reported with MarkDown.
+func (s *Store) Available() bool { return time.Now().UnixNano() >= s.downUntil.Load() }
+
+// MarkDown records a failure of Redis: Available is false for a second.
+func (s *Store) MarkDown() { s.downUntil.Store(time.Now().Add(downFor).UnixNano()) }
 
 // Open connects and pings.
 func Open(ctx context.Context, o Options) (*Store, error) {
@@ -52,6 +94,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("kv: embedded redis: %w", err)
 		}
 		s.embedded = m
+		s.stopClock = make(chan struct{})
+		s.clockDone = make(chan struct{})
+		go s.runClock()
 		s.Client = redis.NewClient(&redis.Options{Addr: m.Addr()})
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -82,6 +127,14 @@ func (s *Store) Ping(ctx context.Context) error { return s.Client.Ping(ctx).Err(
 func (s *Store) Close() error {
 	err := s.Client.Close()
 	if s.embedded != nil {
+		if s.stopClock != nil {
+			select {
+			case <-s.stopClock:
+			default:
+				close(s.stopClock)
+			}
+			<-s.clockDone
+		}
 		s.embedded.Close()
 	}
 	return err
@@ -98,6 +151,18 @@ func (s *Store) TryLock(ctx context.Context, key, token string, ttl time.Duratio
 		return false, fmt.Errorf("kv: lock: %w", err)
 	}
 	return ok, nil
+}
+
+var renewScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`)
+
+// Renew extends key's ttl if it still holds token, and reports whether it
+// did.
+func (s *Store) Renew(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	n, err := renewScript.Run(ctx, s.Client, []string{key}, token, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("kv: renew: %w", err)
+	}
+	return n == 1, nil
 }
 
 var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`)
