@@ -100,7 +100,7 @@ func TestOpenAPIAdminConforms(t *testing.T) {
 		send(checker, "/admin/v1/staff/{id}/approve", "/admin/v1/staff/"+prop+"/approve", "", 200)
 
 		get("/admin/v1/audit")
-		for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/metrics"} {
+		for _, p := range []string{"/", "/healthz", "/readyz", "/openapi.json", "/metrics"} {
 			if r := c.call("GET", A+p, "", ""); r.Status != 200 {
 				t.Fatalf("%s: %d", p, r.Status)
 			}

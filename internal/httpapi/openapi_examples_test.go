@@ -160,7 +160,7 @@ func TestOpenAPIPartnerExamplesWork(t *testing.T) {
 		if r := c.call("DELETE", P+"/v1/visitors/"+vis+"/cards/"+otpID, key, ""); r.Status != 200 {
 			t.Fatalf("unbind: %d %s", r.Status, r.Body)
 		}
-		for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+		for _, p := range []string{"/", "/healthz", "/readyz", "/openapi.json"} {
 			if r := c.call("GET", P+p, "", ""); r.Status != 200 {
 				t.Fatalf("%s: %d", p, r.Status)
 			}
