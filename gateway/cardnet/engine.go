@@ -18,7 +18,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/money"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // Errors of Process.
@@ -206,7 +206,7 @@ func (e *Engine) digest(m Message) fingerprint {
 
 // card returns the state of the card with this PAN, creating it on first
 // use. Callers hold e.mu.
-func (e *Engine) card(pan gateway.PAN) *cardState {
+func (e *Engine) card(pan cardspec.PAN) *cardState {
 	f := e.fingerprint(pan.Number())
 	if c, ok := e.cards[f]; ok {
 		return c
@@ -248,7 +248,7 @@ func (e *Engine) Process(ctx context.Context, m Message) (Response, error) {
 
 	e.log.LogAttrs(ctx, slog.LevelInfo, "message",
 		slog.String("mti", m.MTI), slog.String("processing_code", m.ProcessingCode),
-		slog.String("stan", m.STAN), slog.String("rrn", m.RRN), slog.String("pan", gateway.MaskPAN(m.PAN)),
+		slog.String("stan", m.STAN), slog.String("rrn", m.RRN), slog.String("pan", cardspec.MaskPAN(m.PAN)),
 		slog.String("amount", m.Amount), slog.String("currency", m.Currency),
 		slog.String("response_code", t.resp.ResponseCode), slog.Bool("replayed", t.resp.Replayed),
 		slog.Bool("no_answer", errors.Is(err, ErrNoAnswer)))
@@ -264,10 +264,10 @@ var responseMTI = map[string]string{
 }
 
 func (e *Engine) echo(m Message, respMTI string) (Response, error) {
-	r := Response{MTI: respMTI, STAN: m.STAN, RRN: m.RRN, ResponseCode: gateway.RCApproved, Network: m.Network}
+	r := Response{MTI: respMTI, STAN: m.STAN, RRN: m.RRN, ResponseCode: cardspec.RCApproved, Network: m.Network}
 	if m.Network != "" {
-		if _, err := gateway.ParseNetwork(m.Network); err != nil {
-			r.ResponseCode, r.Message = gateway.RCFormatError, "unknown network"
+		if _, err := cardspec.ParseNetwork(m.Network); err != nil {
+			r.ResponseCode, r.Message = cardspec.RCFormatError, "unknown network"
 		}
 	}
 	return r, nil
@@ -285,7 +285,7 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 			// Same STAN and RRN, different content: a client bug, never
 			// a repeat. Answered, not recorded.
 			r := base
-			r.ResponseCode, r.Message = gateway.RCDuplicateTransmission, "stan and rrn already used for another message"
+			r.ResponseCode, r.Message = cardspec.RCDuplicateTransmission, "stan and rrn already used for another message"
 			return &txn{resp: r}, nil
 		}
 		switch {
@@ -309,7 +309,7 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 		// not take effect.
 		delete(e.tombstones, key)
 		t.status = statusReversed
-		t.resp = decline(base, gateway.RCInvalidTransaction, "reversed before it arrived")
+		t.resp = decline(base, cardspec.RCInvalidTransaction, "reversed before it arrived")
 		e.msgs[key] = t
 		return t, nil
 	}
@@ -338,11 +338,11 @@ const (
 
 // cardFor validates the PAN and fills the card details of the answer.
 func (e *Engine) cardFor(t *txn, m Message, r *Response) (*cardState, bool) {
-	pan, err := gateway.ParsePAN(m.PAN)
+	pan, err := cardspec.ParsePAN(m.PAN)
 	if err != nil {
-		code := gateway.RCInvalidCardNumber
-		if errors.Is(err, gateway.ErrUnsupportedNetwork) {
-			code = gateway.RCNoSuchIssuer
+		code := cardspec.RCInvalidCardNumber
+		if errors.Is(err, cardspec.ErrUnsupportedNetwork) {
+			code = cardspec.RCNoSuchIssuer
 		}
 		t.status = statusDeclined
 		*r = decline(*r, code, "card number not valid for any network")
@@ -358,17 +358,17 @@ func (e *Engine) cardFor(t *txn, m Message, r *Response) (*cardState, bool) {
 // zeroOK allows an account verification; its currency may be absent.
 func amountFor(m Message, c *cardState, zeroOK bool) (int64, string, string) {
 	if !isDigitsUpTo(m.Amount, 12) {
-		return 0, gateway.RCFormatError, "amount must be 1 to 12 digits of minor units"
+		return 0, cardspec.RCFormatError, "amount must be 1 to 12 digits of minor units"
 	}
 	v, _ := strconv.ParseInt(m.Amount, 10, 64)
 	if v == 0 {
 		if !zeroOK {
-			return 0, gateway.RCInvalidAmount, "amount must be above zero"
+			return 0, cardspec.RCInvalidAmount, "amount must be above zero"
 		}
 		return 0, "", ""
 	}
 	if m.Currency != c.cur.Code() {
-		return 0, gateway.RCInvalidAmount, fmt.Sprintf("currency %q is not the card's billing currency %s", m.Currency, c.cur.Code())
+		return 0, cardspec.RCInvalidAmount, fmt.Sprintf("currency %q is not the card's billing currency %s", m.Currency, c.cur.Code())
 	}
 	return v, "", ""
 }
@@ -379,10 +379,10 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 	purchase := m.MTI == MTIFinancial
 	switch {
 	case purchase && m.ProcessingCode != ProcessingPurchase:
-		t.status, t.resp = statusDeclined, decline(r, gateway.RCInvalidTransaction, "processing code must be 00 or 20")
+		t.status, t.resp = statusDeclined, decline(r, cardspec.RCInvalidTransaction, "processing code must be 00 or 20")
 		return nil
 	case !purchase && m.ProcessingCode != "" && m.ProcessingCode != ProcessingPurchase:
-		t.status, t.resp = statusDeclined, decline(r, gateway.RCInvalidTransaction, "processing code must be 00")
+		t.status, t.resp = statusDeclined, decline(r, cardspec.RCInvalidTransaction, "processing code must be 00")
 		return nil
 	}
 	c, ok := e.cardFor(t, m, &r)
@@ -417,7 +417,7 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 		}
 	}
 	if code == "" && amount > c.available() {
-		code, why = gateway.RCInsufficientFunds, "over the open-to-buy"
+		code, why = cardspec.RCInsufficientFunds, "over the open-to-buy"
 	}
 	if code != "" {
 		t.status, t.resp = statusDeclined, decline(r, code, why)
@@ -425,7 +425,7 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 	}
 
 	t.status, t.amount = statusApproved, amount
-	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = gateway.RCApproved, e.authCode(), m.Amount, c.cur.Code()
+	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, e.authCode(), m.Amount, c.cur.Code()
 	switch {
 	case amount == 0:
 		t.kind = kindVerify
@@ -447,15 +447,15 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 
 // checkCard checks expiry and CVC format as the issuer would.
 func checkCard(m Message, c *cardState, now time.Time) (string, string) {
-	exp, err := gateway.ParseYYMM(m.Expiry)
+	exp, err := cardspec.ParseYYMM(m.Expiry)
 	if err != nil {
-		return gateway.RCFormatError, "expiry must be YYMM"
+		return cardspec.RCFormatError, "expiry must be YYMM"
 	}
 	if exp.ExpiredAt(now) {
-		return gateway.RCExpiredCard, "card expired"
+		return cardspec.RCExpiredCard, "card expired"
 	}
-	if m.CVC != "" && gateway.ValidateCVC(c.row.network, m.CVC) != nil {
-		return gateway.RCIncorrectCVC, "cvc has the wrong format"
+	if m.CVC != "" && cardspec.ValidateCVC(c.row.network, m.CVC) != nil {
+		return cardspec.RCIncorrectCVC, "cvc has the wrong format"
 	}
 	return "", ""
 }
@@ -469,22 +469,22 @@ func (e *Engine) authenticate(t *txn, m Message, r *Response, amount int64) (cod
 	if m.OTP == "" {
 		id := newChallengeID()
 		e.challenges[id] = &challenge{card: t.card, amount: amount}
-		r.ResponseCode, r.ChallengeID, r.Message = gateway.RCAuthenticationRequired, id, "issuer authentication required: resend with challenge_id and otp"
+		r.ResponseCode, r.ChallengeID, r.Message = cardspec.RCAuthenticationRequired, id, "issuer authentication required: resend with challenge_id and otp"
 		return "", "", true
 	}
 	ch, ok := e.challenges[m.ChallengeID]
 	if !ok || ch.card != t.card || ch.amount != amount {
-		return gateway.RCSecurityViolation, "unknown challenge", false
+		return cardspec.RCSecurityViolation, "unknown challenge", false
 	}
 	if m.OTP != OTP {
 		ch.tries++
 		if ch.tries < ChallengeTries {
-			r.ResponseCode, r.ChallengeID = gateway.RCAuthenticationRequired, m.ChallengeID
+			r.ResponseCode, r.ChallengeID = cardspec.RCAuthenticationRequired, m.ChallengeID
 			r.Message = fmt.Sprintf("wrong otp: %d tries left", ChallengeTries-ch.tries)
 			return "", "", true
 		}
 		delete(e.challenges, m.ChallengeID)
-		return gateway.RCSecurityViolation, "issuer authentication failed", false
+		return cardspec.RCSecurityViolation, "issuer authentication failed", false
 	}
 	delete(e.challenges, m.ChallengeID)
 	return "", "", false
@@ -514,19 +514,19 @@ func (e *Engine) complete(t *txn, m Message, r Response) {
 		return
 	}
 	if m.Original == nil {
-		t.resp = decline(r, gateway.RCFormatError, "original (mti, stan, rrn, auth_code) required")
+		t.resp = decline(r, cardspec.RCFormatError, "original (mti, stan, rrn, auth_code) required")
 		return
 	}
 	auth, ok := e.msgs[msgKey{MTIAuthorization, m.Original.STAN, m.Original.RRN}]
 	switch {
 	case !ok || m.Original.MTI != MTIAuthorization || auth.kind != kindAuth || auth.card != t.card:
-		code, why = gateway.RCInvalidTransaction, "original authorisation not found"
+		code, why = cardspec.RCInvalidTransaction, "original authorisation not found"
 	case auth.status != statusApproved || auth.completed != nil:
-		code, why = gateway.RCInvalidTransaction, "original authorisation already completed, reversed or not approved"
+		code, why = cardspec.RCInvalidTransaction, "original authorisation already completed, reversed or not approved"
 	case m.Original.AuthCode != auth.resp.AuthCode:
-		code, why = gateway.RCInvalidTransaction, "auth code does not match the original"
+		code, why = cardspec.RCInvalidTransaction, "auth code does not match the original"
 	case amount > auth.amount:
-		code, why = gateway.RCInvalidAmount, "amount above the authorised amount"
+		code, why = cardspec.RCInvalidAmount, "amount above the authorised amount"
 	}
 	if code != "" {
 		t.resp = decline(r, code, why)
@@ -535,7 +535,7 @@ func (e *Engine) complete(t *txn, m Message, r Response) {
 	c.used += amount - auth.held
 	auth.held, auth.completed = 0, t
 	t.kind, t.status, t.amount = kindCompletion, statusApproved, amount
-	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = gateway.RCApproved, auth.resp.AuthCode, m.Amount, c.cur.Code()
+	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, auth.resp.AuthCode, m.Amount, c.cur.Code()
 	r.Message, r.Available = "captured", strconv.FormatInt(c.available(), 10)
 	e.settle(t, m, c, LineCapture, "", r.AuthCode)
 	t.resp = r
@@ -559,13 +559,13 @@ func (e *Engine) refund(t *txn, m Message, r Response) {
 		o, ok := e.msgs[msgKey{m.Original.MTI, m.Original.STAN, m.Original.RRN}]
 		switch {
 		case !ok || o.card != t.card || (o.kind != kindPurchase && o.kind != kindCompletion):
-			t.resp = decline(r, gateway.RCInvalidTransaction, "original capture not found")
+			t.resp = decline(r, cardspec.RCInvalidTransaction, "original capture not found")
 			return
 		case o.status != statusApproved:
-			t.resp = decline(r, gateway.RCInvalidTransaction, "original capture was reversed")
+			t.resp = decline(r, cardspec.RCInvalidTransaction, "original capture was reversed")
 			return
 		case amount > o.amount-o.refunded:
-			t.resp = decline(r, gateway.RCInvalidAmount, "amount above what is left to refund")
+			t.resp = decline(r, cardspec.RCInvalidAmount, "amount above what is left to refund")
 			return
 		}
 		o.refunded += amount
@@ -573,7 +573,7 @@ func (e *Engine) refund(t *txn, m Message, r Response) {
 	}
 	c.used -= amount
 	t.kind, t.status, t.amount = kindRefund, statusApproved, amount
-	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = gateway.RCApproved, e.authCode(), m.Amount, c.cur.Code()
+	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, e.authCode(), m.Amount, c.cur.Code()
 	r.Message, r.Available = "refunded", strconv.FormatInt(c.available(), 10)
 	e.settle(t, m, c, LineRefund, "", r.AuthCode)
 	t.resp = r
@@ -590,28 +590,28 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 	}
 	t.kind, t.status = kindReversal, statusDeclined
 	if m.Original == nil || m.Original.STAN == "" || m.Original.RRN == "" {
-		t.resp = decline(r, gateway.RCFormatError, "original (mti, stan, rrn) required")
+		t.resp = decline(r, cardspec.RCFormatError, "original (mti, stan, rrn) required")
 		return
 	}
 	if m.Original.MTI == MTIReversal || m.Original.MTI == MTIEcho || responseMTI[m.Original.MTI] == "" {
-		t.resp = decline(r, gateway.RCInvalidTransaction, "only 0100, 0200 and 0220 can be reversed")
+		t.resp = decline(r, cardspec.RCInvalidTransaction, "only 0100, 0200 and 0220 can be reversed")
 		return
 	}
 	okKey := msgKey{m.Original.MTI, m.Original.STAN, m.Original.RRN}
 	o, found := e.msgs[okKey]
 	if found && o.card != t.card {
-		t.resp = decline(r, gateway.RCInvalidTransaction, "card does not match the original")
+		t.resp = decline(r, cardspec.RCInvalidTransaction, "card does not match the original")
 		return
 	}
 	var amount int64
 	if m.Amount != "" {
 		if !isDigitsUpTo(m.Amount, 12) {
-			t.resp = decline(r, gateway.RCFormatError, "amount must be 1 to 12 digits of minor units")
+			t.resp = decline(r, cardspec.RCFormatError, "amount must be 1 to 12 digits of minor units")
 			return
 		}
 		amount, _ = strconv.ParseInt(m.Amount, 10, 64)
 		if found && amount != 0 && amount != o.amount {
-			t.resp = decline(r, gateway.RCInvalidAmount, "only full reversals: amount must equal the original")
+			t.resp = decline(r, cardspec.RCInvalidAmount, "only full reversals: amount must equal the original")
 			return
 		}
 	}
@@ -624,7 +624,7 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 	case o.status == statusReversed:
 		msg = "already reversed"
 	case o.kind == kindAuth && o.completed != nil && o.completed.status != statusReversed:
-		t.resp = decline(r, gateway.RCInvalidTransaction, "authorisation already captured: reverse the completion")
+		t.resp = decline(r, cardspec.RCInvalidTransaction, "authorisation already captured: reverse the completion")
 		return
 	default:
 		t.amount = o.amount
@@ -640,7 +640,7 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 		o.status = statusReversed
 	}
 	t.status = statusApproved
-	r.ResponseCode, r.Message = gateway.RCApproved, msg
+	r.ResponseCode, r.Message = cardspec.RCApproved, msg
 	r.Available = strconv.FormatInt(c.available(), 10)
 	t.resp = r
 }

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // Kinds of settlement lines. Authorisations, verifications and their
@@ -67,7 +67,7 @@ func (e *Engine) settle(t *txn, m Message, c *cardState, typ, reverses, authCode
 	now := e.now().UTC()
 	l := Line{
 		Type: typ, Network: c.row.network.String(), STAN: m.STAN, RRN: m.RRN, MTI: m.MTI,
-		PAN: gateway.MaskPAN(m.PAN), Amount: strconv.FormatInt(t.amount, 10), Currency: c.cur.Code(),
+		PAN: cardspec.MaskPAN(m.PAN), Amount: strconv.FormatInt(t.amount, 10), Currency: c.cur.Code(),
 		AuthCode: authCode, Time: now, minor: t.amount,
 	}
 	if typ == LineReversal {
