@@ -101,6 +101,22 @@ func TestCards() []TestCard {
 	return out
 }
 
+// IsTestCard reports whether pan is one of the published test cards of the
+// table. Nobody owns those numbers, so the gateway lets any number of
+// visitors bind them, as Stripe does with its test cards.
+func IsTestCard(pan string) bool {
+	_, ok := testCardIndex[pan]
+	return ok
+}
+
+var testCardIndex = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(testCards))
+	for _, r := range testCards {
+		m[r.pan] = struct{}{}
+	}
+	return m
+}()
+
 // OTP is the one-time password the issuer-authentication card accepts.
 const OTP = "123456"
 
