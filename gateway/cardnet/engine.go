@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +50,20 @@ type Config struct {
 	// Logger gets one line per message (masked PAN, never CVC or OTP);
 	// default discards.
 	Logger *slog.Logger
+	// DataDir, when set, keeps the state in files there (see persist.go):
+	// decided messages, open-to-buy use and settlement survive a restart,
+	// so a reconciliation after it shows no false breaks. Open needs it;
+	// New ignores it. "" keeps everything in memory.
+	DataDir string
+	// MaxMessages bounds the decided messages kept in memory; default
+	// DefaultMaxMessages.
+	MaxMessages int
+	// SettlementDays bounds the settlement days kept in memory; default
+	// DefaultSettlementDays.
+	SettlementDays int
+	// CompactEvery is how many journal records trigger a snapshot;
+	// default DefaultCompactEvery.
+	CompactEvery int
 }
 
 // Engine is the simulator: the card networks and their issuers, in memory.
@@ -74,6 +89,89 @@ type Engine struct {
 	tombstones map[msgKey]bool
 	challenges map[string]*challenge
 	settled    map[string][]Line // by UTC date "YYYY-MM-DD"
+	// order is the keys of msgs, oldest first, for eviction past maxMsgs.
+	order      []msgKey
+	maxMsgs    int
+	settleDays int
+	// store is the data directory (nil: memory only); dirty collects what
+	// the decision in progress changed, for its journal record.
+	store *store
+	dirty dirtySet
+}
+
+// dirtySet is what one decision changed.
+type dirtySet struct {
+	txns    []*txn
+	cards   []fingerprint
+	lines   []lineJSON
+	tombAdd []keyJSON
+	tombDel []keyJSON
+}
+
+func (e *Engine) markTxn(t *txn) {
+	if t != nil && !slices.Contains(e.dirty.txns, t) {
+		e.dirty.txns = append(e.dirty.txns, t)
+	}
+}
+
+func (e *Engine) markCard(f fingerprint) {
+	if !emptyFP(f) && !slices.Contains(e.dirty.cards, f) {
+		e.dirty.cards = append(e.dirty.cards, f)
+	}
+}
+
+// remember records a decided message, replacing an earlier one under the
+// same key (a challenge completed under the original STAN and RRN).
+func (e *Engine) remember(t *txn) {
+	if _, ok := e.msgs[t.key]; !ok {
+		e.order = append(e.order, t.key)
+	}
+	e.msgs[t.key] = t
+}
+
+// trim keeps memory bounded: the oldest messages past maxMsgs are
+// forgotten, and settlement days past settleDays leave memory (to the data
+// directory when there is one). Callers hold e.mu.
+func (e *Engine) trim() {
+	for len(e.msgs) > e.maxMsgs && len(e.order) > 0 {
+		delete(e.msgs, e.order[0])
+		e.order = e.order[1:]
+	}
+	if len(e.order) > 2*e.maxMsgs {
+		e.order = slices.Clone(e.order)
+	}
+	if len(e.tombstones) > e.maxMsgs {
+		// Reversals of messages that never came: a late original past
+		// this many is too late to matter.
+		clear(e.tombstones)
+	}
+	for len(e.settled) > e.settleDays {
+		oldest := ""
+		for day := range e.settled {
+			if oldest == "" || day < oldest {
+				oldest = day
+			}
+		}
+		if e.store != nil {
+			if err := e.archiveDay(oldest, e.settled[oldest]); err != nil {
+				e.log.Error("cardnet settlement archive failed; the day stays in memory", "day", oldest, "err", err)
+				return
+			}
+		}
+		delete(e.settled, oldest)
+	}
+}
+
+// cardState returns the state of a card by fingerprint, creating it with
+// a fresh open-to-buy. Callers hold e.mu.
+func (e *Engine) cardState(f fingerprint, row cardRow) *cardState {
+	if c, ok := e.cards[f]; ok {
+		return c
+	}
+	cur := money.MustCurrency(row.currency)
+	c := &cardState{row: row, cur: cur, limit: OpenToBuy(cur).Minor()}
+	e.cards[f] = c
+	return c
 }
 
 type fingerprint [sha256.Size]byte
@@ -143,7 +241,26 @@ type challenge struct {
 // again under the same challenge, the last wrong one 63.
 const ChallengeTries = 3
 
-// New returns an Engine with no faults and fresh open-to-buy on every card.
+// Open returns an Engine whose state lives in cfg.DataDir (created with
+// mode 0700 if needed), restored from what an earlier run left there; with
+// no DataDir it is New. Close it to write a final snapshot.
+func Open(cfg Config) (*Engine, error) {
+	e := New(cfg)
+	if cfg.DataDir == "" {
+		return e, nil
+	}
+	every := cfg.CompactEvery
+	if every <= 0 {
+		every = DefaultCompactEvery
+	}
+	if err := e.openStore(cfg.DataDir, every); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// New returns an Engine with no faults and fresh open-to-buy on every card,
+// kept in memory only (Open keeps it in a data directory).
 func New(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -162,7 +279,15 @@ func New(cfg Config) *Engine {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	if cfg.MaxMessages <= 0 {
+		cfg.MaxMessages = DefaultMaxMessages
+	}
+	if cfg.SettlementDays <= 0 {
+		cfg.SettlementDays = DefaultSettlementDays
+	}
 	e := &Engine{
+		maxMsgs:    cfg.MaxMessages,
+		settleDays: cfg.SettlementDays,
 		now:        cfg.Now,
 		maxHang:    cfg.MaxHang,
 		log:        cfg.Logger,
@@ -215,10 +340,7 @@ func (e *Engine) card(pan cardspec.PAN) *cardState {
 	if !ok {
 		row = defaultProfile(pan.Network())
 	}
-	cur := money.MustCurrency(row.currency)
-	c := &cardState{row: row, cur: cur, limit: OpenToBuy(cur).Minor()}
-	e.cards[f] = c
-	return c
+	return e.cardState(f, row)
 }
 
 // Process decides one message. A malformed envelope is ErrBadMessage; an
@@ -244,6 +366,8 @@ func (e *Engine) Process(ctx context.Context, m Message) (Response, error) {
 
 	e.mu.Lock()
 	t, err := e.decide(m, respMTI)
+	e.trim()
+	e.persist()
 	e.mu.Unlock()
 
 	e.log.LogAttrs(ctx, slog.LevelInfo, "message",
@@ -308,9 +432,11 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 		// A reversal came first: the original arrived too late and must
 		// not take effect.
 		delete(e.tombstones, key)
+		e.dirty.tombDel = append(e.dirty.tombDel, toKeyJSON(key))
 		t.status = statusReversed
 		t.resp = decline(base, cardspec.RCInvalidTransaction, "reversed before it arrived")
-		e.msgs[key] = t
+		e.remember(t)
+		e.markTxn(t)
 		return t, nil
 	}
 	var err error
@@ -326,7 +452,10 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 	case m.MTI == MTIReversal:
 		e.reverse(t, m, base)
 	}
-	e.msgs[key] = t
+	e.remember(t)
+	e.markTxn(t)
+	e.markTxn(t.orig)
+	e.markCard(t.card)
 	return t, err
 }
 
@@ -534,6 +663,7 @@ func (e *Engine) complete(t *txn, m Message, r Response) {
 	}
 	c.used += amount - auth.held
 	auth.held, auth.completed = 0, t
+	e.markTxn(auth)
 	t.kind, t.status, t.amount = kindCompletion, statusApproved, amount
 	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, auth.resp.AuthCode, m.Amount, c.cur.Code()
 	r.Message, r.Available = "captured", strconv.FormatInt(c.available(), 10)
@@ -620,6 +750,7 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 	switch {
 	case !found:
 		e.tombstones[okKey] = true
+		e.dirty.tombAdd = append(e.dirty.tombAdd, toKeyJSON(okKey))
 		msg = "original not received; it will not take effect"
 	case o.status == statusReversed:
 		msg = "already reversed"
@@ -638,6 +769,9 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 			}
 		}
 		o.status = statusReversed
+		e.markTxn(o)
+		e.markTxn(o.orig)
+		e.markCard(o.card)
 	}
 	t.status = statusApproved
 	r.ResponseCode, r.Message = cardspec.RCApproved, msg
