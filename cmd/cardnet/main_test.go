@@ -153,3 +153,23 @@ func TestRunListenError(t *testing.T) {
 		t.Fatal("run with a bad address returned nil")
 	}
 }
+
+func TestDataDirFromFlagOrEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"none", nil, nil, ""},
+		{"env", nil, map[string]string{"CARDNET_DATA_DIR": "/var/lib/cardnet"}, "/var/lib/cardnet"},
+		{"flag wins", []string{"-data", "/tmp/x"}, map[string]string{"CARDNET_DATA_DIR": "/var/lib/cardnet"}, "/tmp/x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig(append([]string{"cardnet"}, tc.args...), env(tc.env), io.Discard)
+			if err != nil || cfg.dataDir != tc.want {
+				t.Fatalf("dataDir %q, %v; want %q", cfg.dataDir, err, tc.want)
+			}
+		})
+	}
+}

@@ -61,8 +61,8 @@ type keyJSON struct {
 func toKeyJSON(k msgKey) keyJSON { return keyJSON{k.mti, k.stan, k.rrn} }
 func (k keyJSON) key() msgKey    { return msgKey{k.MTI, k.STAN, k.RRN} }
 func fpHex(f fingerprint) string { return hex.EncodeToString(f[:]) }
-func refOf(t *txn) *keyJSON      { return refKey(t) }
 func emptyFP(f fingerprint) bool { return f == fingerprint{} }
+
 func parseFP(s string) fingerprint {
 	var f fingerprint
 	b, _ := hex.DecodeString(s)
@@ -70,7 +70,8 @@ func parseFP(s string) fingerprint {
 	return f
 }
 
-func refKey(t *txn) *keyJSON {
+// refOf is the key of a linked message; nil for none.
+func refOf(t *txn) *keyJSON {
 	if t == nil {
 		return nil
 	}
