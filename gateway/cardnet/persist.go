@@ -43,13 +43,13 @@ const (
 	// are forgotten (a repeat of one is then decided as new, a reference
 	// to one is "original not found"), as a real network only matches
 	// within a window.
-	DefaultMaxMessages = 200_000
+	DefaultMaxMessages = 50_000
 	// DefaultSettlementDays is how many UTC days of settlement lines stay
 	// in memory; older days are written to the data directory (or, with
 	// none, dropped).
 	DefaultSettlementDays = 3
 	// DefaultCompactEvery is how many journal records trigger a snapshot.
-	DefaultCompactEvery = 5_000
+	DefaultCompactEvery = 10_000
 )
 
 type keyJSON struct {
