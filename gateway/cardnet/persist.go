@@ -258,9 +258,9 @@ func (e *Engine) openStore(dir string, every int) error {
 	return e.compact()
 }
 
-// apply upserts a record's state into the engine. Links resolve against
-// messages already known (a message only ever links to older ones, which
-// come first in the journal and the snapshot).
+// apply upserts a record's state into the engine. Links are resolved once
+// every message of the record is in: an authorisation links forward to its
+// completion, which may come later in the same record or snapshot.
 func (e *Engine) apply(r record) {
 	for _, j := range r.Txns {
 		k := j.Key.key()
@@ -272,6 +272,9 @@ func (e *Engine) apply(r record) {
 		t.digest = parseFP(j.Digest)
 		t.kind, t.status, t.card = j.Kind, j.Status, parseFP(j.Card)
 		t.amount, t.held, t.refunded, t.silent, t.resp = j.Amount, j.Held, j.Refunded, j.Silent, j.Resp
+	}
+	for _, j := range r.Txns {
+		t := e.msgs[j.Key.key()]
 		t.completed, t.orig = nil, nil
 		if j.Completed != nil {
 			t.completed = e.msgs[j.Completed.key()]

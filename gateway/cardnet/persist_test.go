@@ -86,6 +86,11 @@ func TestRestartKeepsSettlementAndOpenToBuy(t *testing.T) {
 			again.expect(again.refund(visa, 30_00, "USD", &cardnet.Original{MTI: p1.MTI, STAN: p1.STAN, RRN: p1.RRN}), "00")
 			// The hold made before the restart can still be reversed.
 			again.expect(again.reversal(held), "00")
+			// The captured authorisation stays captured: no second
+			// completion, and it cannot be reversed (reverse its
+			// completion instead).
+			again.expect(again.completion(a, ra.AuthCode, 1_00), "12")
+			again.expect(again.reversal(a), "12")
 
 			err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 				if err != nil || d.IsDir() {
