@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -552,4 +553,14 @@ func (b *Binder) CardOf(ctx context.Context, partnerID, cardID string) (Card, er
 		return Card{}, ErrCardNotFound
 	}
 	return toCard(row), nil
+}
+
+// MarshalJSON adds visitor_id, the name every request uses for the
+// visitor, beside the deprecated "visitor" kept for a deprecation period.
+func (x Card) MarshalJSON() ([]byte, error) {
+	type plain Card
+	return json.Marshal(struct {
+		plain
+		VisitorIDName string `json:"visitor_id"`
+	}{plain(x), x.VisitorID})
 }

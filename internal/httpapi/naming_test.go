@@ -15,9 +15,11 @@ func TestVisitorIDNaming(t *testing.T) {
 		P := a.partner.URL
 		vis := a.approvedVisitor(t, a.partnerKey)
 		card := a.bindCard(t, vis, "4242424242424242")
-		if l := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"500.00","currency":"CNY"}`)); l.Status != 201 {
+		l := a.load(t, vis, card, a.quote(t, card, `"buy":{"value":"500.00","currency":"CNY"}`))
+		if l.Status != 201 {
 			t.Fatalf("load: %d %s", l.Status, l.Body)
 		}
+		loadID := l.json(t)["id"].(string)
 		m := post(t, P+"/v1/merchants", a.partnerKey, `{"name":"Tea House","mcc":"5812"}`)
 		mer := m.json(t)["id"].(string)
 		body := func(field, order string) string {
@@ -39,6 +41,22 @@ func TestVisitorIDNaming(t *testing.T) {
 			t.Fatalf("no visitor: %d %s", r.Status, r.Body)
 		}
 
+		// Response objects carry visitor_id too (beside the deprecated
+		// visitor on the objects that had it).
+		cards := do(t, "GET", P+"/v1/visitors/"+vis+"/cards", a.partnerKey, "").json(t)["data"].([]any)
+		cardObj := cards[0].(map[string]any)
+		if cardObj["id"] != card || cardObj["object"] != "card" {
+			t.Fatalf("card list: %v", cards)
+		}
+		loadObj := do(t, "GET", P+"/v1/loads/"+loadID, a.partnerKey, "").json(t)
+		for name, obj := range map[string]map[string]any{"card": cardObj, "load": loadObj, "payment": cur.json(t)} {
+			if obj["visitor_id"] != vis {
+				t.Errorf("%s visitor_id = %v, want %s", name, obj["visitor_id"], vis)
+			}
+		}
+		if cardObj["visitor"] != vis || loadObj["visitor"] != vis {
+			t.Errorf("deprecated visitor dropped: %v %v", cardObj["visitor"], loadObj["visitor"])
+		}
 		list := do(t, "GET", P+"/v1/payments?visitor_id="+vis, a.partnerKey, "")
 		if n := len(list.json(t)["data"].([]any)); list.Status != 200 || n != 2 || list.Header.Get("Deprecation") != "" {
 			t.Fatalf("list by visitor_id: %d %d %s", list.Status, n, list.Body)
