@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/inbound-gateway/inbound/gateway/cardnet"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/vault"
@@ -19,7 +21,10 @@ var (
 	ErrVisitorNotFound    = errors.New("gateway: visitor not found")
 	ErrVisitorNotApproved = errors.New("gateway: visitor is not approved")
 	ErrHolderNameMismatch = errors.New("gateway: card holder name does not match the passport")
-	ErrCardBoundElsewhere = errors.New("gateway: card is bound to another visitor")
+	// ErrCardBoundElsewhere is a card (not a published test card) that
+	// another visitor holds: it is free again once that visitor deletes it
+	// or that visitor's account closes.
+	ErrCardBoundElsewhere = errors.New("gateway: card is bound to another visitor; to bind it here, delete the card from the other visitor or close that account")
 	ErrTooManyCards       = errors.New("gateway: too many active cards")
 	ErrCardNotFound       = errors.New("gateway: card not found")
 	// ErrBindingInProgress is a second bind of a card whose verification
@@ -202,11 +207,18 @@ func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in Ca
 	}
 
 	fingerprint := b.vault.Index(panLabel, pan.Number())
+	// A published test card binds to any number of visitors; any other
+	// card to one visitor at a time.
+	testCard := cardnet.IsTestCard(pan.Number())
+	scope := ""
+	if testCard {
+		scope = v.ID
+	}
 	row := cardRow{
 		ID: ids.New(ids.Card), PartnerID: partnerID, VisitorID: v.ID, Status: string(StatusPending),
 		Network: pan.Network().String(), BIN: pan.BIN(), Last4: pan.Last4(), ExpMonth: exp.Month(), ExpYear: exp.Year(),
 		PANSealed: b.vault.Seal(panLabel, []byte(pan.Number())), Fingerprint: fingerprint,
-		HolderNameScore: score, CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
+		TestCard: testCard, HolderNameScore: score, CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
 	}
 	var existing *Card
 	err = b.store.transact(ctx, func(tx *db.Tx) error {
@@ -214,7 +226,7 @@ func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in Ca
 		if err := b.store.lockVisitor(tx, v.ID); err != nil {
 			return err
 		}
-		cur, err := b.store.activeByFingerprint(tx, fingerprint)
+		cur, err := b.store.activeByFingerprint(tx, fingerprint, scope)
 		if err != nil {
 			return err
 		}
@@ -239,10 +251,15 @@ func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in Ca
 		return b.store.insertCard(tx, row)
 	})
 	switch {
-	case db.IsUniqueViolation(err):
+	case db.IsUniqueViolation(err) && !testCard:
 		// Another visitor's bind of the same card committed between our
 		// check and our insert (the visitor lock does not cover it).
 		return Card{}, ErrCardBoundElsewhere
+	case db.IsUniqueViolation(err):
+		// Only the visitor's own bind of the card can collide with a test
+		// card's; the visitor lock serialises those, so this is a bind
+		// racing one that is still in flight.
+		return Card{}, ErrBindingInProgress
 	case err != nil:
 		return Card{}, err
 	case existing != nil:
@@ -536,4 +553,14 @@ func (b *Binder) CardOf(ctx context.Context, partnerID, cardID string) (Card, er
 		return Card{}, ErrCardNotFound
 	}
 	return toCard(row), nil
+}
+
+// MarshalJSON adds visitor_id, the name every request uses for the
+// visitor, beside the deprecated "visitor" kept for a deprecation period.
+func (x Card) MarshalJSON() ([]byte, error) {
+	type plain Card
+	return json.Marshal(struct {
+		plain
+		VisitorIDName string `json:"visitor_id"`
+	}{plain(x), x.VisitorID})
 }

@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -183,18 +185,22 @@ func TestBindHolderNames(t *testing.T) {
 	})
 }
 
+// ownCard is a Luhn-valid Visa number outside the published test-card
+// table: somebody's own card, which one visitor at a time may hold.
+const ownCard = "4111111111111111"
+
 func TestBindSameCardAndUnbind(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
 		ctx := context.Background()
 		anna, other := e.anna(t), e.anna(t)
-		card := e.bind(t, anna, "4242424242424242")
+		card := e.bind(t, anna, ownCard)
 
-		again := e.bind(t, anna, "4242424242424242")
+		again := e.bind(t, anna, ownCard)
 		if again.ID != card.ID {
 			t.Fatalf("same card on the same visitor: got %s, want %s", again.ID, card.ID)
 		}
-		if _, err := e.binder.Bind(ctx, e.partner, other, input("4242424242424242")); !errors.Is(err, gateway.ErrCardBoundElsewhere) {
+		if _, err := e.binder.Bind(ctx, e.partner, other, input(ownCard)); !errors.Is(err, gateway.ErrCardBoundElsewhere) {
 			t.Fatalf("same card on another visitor: %v", err)
 		}
 		if _, err := e.binder.Unbind(ctx, e.partner, other.ID, card.ID); !errors.Is(err, gateway.ErrCardNotFound) {
@@ -213,9 +219,69 @@ func TestBindSameCardAndUnbind(t *testing.T) {
 		if list, err := e.binder.List(ctx, e.partner, anna.ID); err != nil || len(list) != 0 {
 			t.Fatalf("list after unbind: %v %v", list, err)
 		}
-		moved := e.bind(t, other, "4242424242424242")
+		moved := e.bind(t, other, ownCard)
 		if moved.ID == card.ID || moved.VisitorID != other.ID {
 			t.Fatalf("rebind elsewhere after unbind: %+v", moved)
+		}
+	})
+}
+
+// TestBindTestCardManyVisitors: a published test card binds to any number
+// of visitors (each holds it once), and deleting it from one leaves the
+// others' bindings alone.
+func TestBindTestCardManyVisitors(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := newEnv(t, b, envOptions{})
+		ctx := context.Background()
+		for _, pan := range []string{"4242424242424242", "5555555555554444"} {
+			var cards []gateway.Card
+			var visitors []gateway.VisitorRef
+			for range 3 {
+				v := e.anna(t)
+				visitors = append(visitors, v)
+				cards = append(cards, e.bind(t, v, pan))
+			}
+			if again := e.bind(t, visitors[1], pan); again.ID != cards[1].ID {
+				t.Fatalf("%s: same test card on the same visitor: got %s, want %s", pan, again.ID, cards[1].ID)
+			}
+			if _, err := e.binder.Unbind(ctx, e.partner, visitors[0].ID, cards[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i < 3; i++ {
+				if c, err := e.binder.Get(ctx, e.partner, visitors[i].ID, cards[i].ID); err != nil || c.Status != gateway.StatusVerified {
+					t.Fatalf("%s: visitor %d after another's unbind: %+v %v", pan, i, c, err)
+				}
+			}
+		}
+	})
+}
+
+// TestDetachVisitorCardsFreesCard: closing a visitor's account (which calls
+// DetachVisitorCardsTx in its transaction) ends the bindings, so another
+// visitor can bind the card.
+func TestDetachVisitorCardsFreesCard(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := newEnv(t, b, envOptions{})
+		ctx := context.Background()
+		anna, other := e.anna(t), e.anna(t)
+		card := e.bind(t, anna, ownCard)
+		if _, err := e.binder.Bind(ctx, e.partner, other, input(ownCard)); !errors.Is(err, gateway.ErrCardBoundElsewhere) {
+			t.Fatalf("before close: %v", err)
+		}
+		var n int64
+		err := e.b.DB.Transact(ctx, func(tx *db.Tx) error {
+			var err error
+			n, err = gateway.DetachVisitorCardsTx(tx, anna.ID, time.Now())
+			return err
+		})
+		if err != nil || n != 1 {
+			t.Fatalf("detach: %d %v", n, err)
+		}
+		if c, err := e.binder.Get(ctx, e.partner, anna.ID, card.ID); err != nil || c.Status != gateway.StatusRemoved {
+			t.Fatalf("detached card: %+v %v", c, err)
+		}
+		if moved := e.bind(t, other, ownCard); moved.VisitorID != other.ID {
+			t.Fatalf("bind after close: %+v", moved)
 		}
 	})
 }

@@ -26,16 +26,6 @@ var (
 	ErrRejected    = errors.New("gateway: card network rejected the message")
 )
 
-// Message type indicators (ISO 8583 MTI) of the requests, as Ref.MTI holds
-// them.
-const (
-	MTIAuthorization = "0100"
-	MTIFinancial     = "0200"
-	MTICompletion    = "0220"
-	MTIReversal      = "0400"
-	MTIEcho          = "0800"
-)
-
 // Connector sends messages to the card networks. Every message carries a
 // Trace that the caller generated and recorded before the call (write-ahead),
 // so a repeated call with the same Trace is answered the same and never

@@ -21,19 +21,22 @@ type store struct {
 }
 
 type cardRow struct {
-	ID              string `gorm:"primaryKey"`
-	PartnerID       string
-	VisitorID       string
-	Status          string
-	Network         string
-	BIN             string `gorm:"column:bin"`
-	Last4           string `gorm:"column:last4"`
-	ExpMonth        int
-	ExpYear         int
-	IssuerCountry   string
-	Currency        string
-	PANSealed       string `gorm:"column:pan_sealed"`
-	Fingerprint     string
+	ID            string `gorm:"primaryKey"`
+	PartnerID     string
+	VisitorID     string
+	Status        string
+	Network       string
+	BIN           string `gorm:"column:bin"`
+	Last4         string `gorm:"column:last4"`
+	ExpMonth      int
+	ExpYear       int
+	IssuerCountry string
+	Currency      string
+	PANSealed     string `gorm:"column:pan_sealed"`
+	Fingerprint   string
+	// TestCard marks a published test card, which any number of visitors
+	// may hold (migration 0875).
+	TestCard        bool `gorm:"column:test_card"`
 	HolderNameScore float64
 	VerifyCallID    string
 	ChallengeID     string
@@ -93,10 +96,16 @@ func (s store) lockVisitor(tx *db.Tx, visitorID string) error {
 	return nil
 }
 
-// activeByFingerprint returns the active card with the fingerprint, if any.
-func (s store) activeByFingerprint(tx *db.Tx, fingerprint string) (*cardRow, error) {
+// activeByFingerprint returns the active card with the fingerprint, if
+// any: of any visitor, or only of visitorID when it is not "" (test cards,
+// which several visitors may hold). A visitor's own binding comes first.
+func (s store) activeByFingerprint(tx *db.Tx, fingerprint, visitorID string) (*cardRow, error) {
 	var rows []cardRow
-	err := tx.Where("fingerprint = ? AND status IN ?", fingerprint, activeStatuses).Limit(1).Find(&rows).Error
+	q := tx.Where("fingerprint = ? AND status IN ?", fingerprint, activeStatuses)
+	if visitorID != "" {
+		q = q.Where("visitor_id = ?", visitorID)
+	}
+	err := q.Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("gateway: find card: %w", err)
 	}
@@ -104,6 +113,21 @@ func (s store) activeByFingerprint(tx *db.Tx, fingerprint string) (*cardRow, err
 		return nil, nil
 	}
 	return &rows[0], nil
+}
+
+// DetachVisitorCardsTx ends the bindings of every active card of the
+// visitor, inside tx: the prepaid service calls it in the transaction that
+// closes the visitor's account, so a card is free for another visitor the
+// moment the account it served is closed. The cards become removed, as
+// if the partner had deleted them (a refund may still go to them). It
+// returns how many cards it released.
+func DetachVisitorCardsTx(tx *db.Tx, visitorID string, at time.Time) (int64, error) {
+	res := tx.Model(&cardRow{}).Where("visitor_id = ? AND status IN ?", visitorID, activeStatuses).
+		Updates(map[string]any{"status": string(StatusRemoved), "challenge_id": "", "updated_at": at.UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("gateway: release cards: %w", res.Error)
+	}
+	return res.RowsAffected, nil
 }
 
 func (s store) countActive(tx *db.Tx, visitorID string) (int64, error) {

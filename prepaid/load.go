@@ -2,6 +2,7 @@ package prepaid
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
@@ -482,4 +483,14 @@ func resumedLoad(l Load) (Load, error) {
 		return l, &gateway.DeclineError{Decline: gateway.Decline{Code: l.DeclineCode, ResponseCode: l.Network.ResponseCode}}
 	}
 	return Load{}, fmt.Errorf("%w: load %s", ErrUnresolved, l.ID)
+}
+
+// MarshalJSON adds visitor_id, the name every request uses for the
+// visitor, beside the deprecated "visitor" kept for a deprecation period.
+func (x Load) MarshalJSON() ([]byte, error) {
+	type plain Load
+	return json.Marshal(struct {
+		plain
+		VisitorIDName string `json:"visitor_id"`
+	}{plain(x), x.VisitorID})
 }

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/db"
 )
 
@@ -111,6 +112,19 @@ func (s *Store) setStatusTx(tx *db.Tx, accountID string, from []Status, to Statu
 	res := tx.Model(&accountRow{}).Where("id = ? AND status IN ?", accountID, names).Updates(upd)
 	if res.Error != nil {
 		return false, fmt.Errorf("prepaid: account status: %w", res.Error)
+	}
+	if res.RowsAffected == 1 && to == Closed {
+		// A closed account ends its visitor's card bindings in the same
+		// transaction, so the cards can be bound by another visitor.
+		var visitorIDs []string
+		if err := tx.Model(&accountRow{}).Where("id = ?", accountID).Pluck("visitor_id", &visitorIDs).Error; err != nil {
+			return false, fmt.Errorf("prepaid: account status: %w", err)
+		}
+		for _, v := range visitorIDs {
+			if _, err := gateway.DetachVisitorCardsTx(tx, v, at); err != nil {
+				return false, err
+			}
+		}
 	}
 	return res.RowsAffected == 1, nil
 }

@@ -2,6 +2,7 @@ package prepaid
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -806,4 +807,14 @@ func (s *Service) finishUnload(ctx context.Context, id string, approved *gateway
 		return s.failUnloadTx(ctx, tx, r, declineCode, &out)
 	})
 	return out, err
+}
+
+// MarshalJSON adds visitor_id, the name every request uses for the
+// visitor, beside the deprecated "visitor" kept for a deprecation period.
+func (x Unload) MarshalJSON() ([]byte, error) {
+	type plain Unload
+	return json.Marshal(struct {
+		plain
+		VisitorIDName string `json:"visitor_id"`
+	}{plain(x), x.VisitorID})
 }

@@ -33,7 +33,8 @@ func TestUnloadRoundsForTheBank(t *testing.T) {
 		e := newEnv(t, b, envOptions{})
 		ctx := context.Background()
 		v := e.visitor(t)
-		c := e.card(t, v, freshPAN())
+		pan := freshPAN()
+		c := e.card(t, v, pan)
 		never := e.card(t, v, freshPAN())
 		e.load(t, v, c, "1000.00") // 970.00 credited
 
@@ -67,6 +68,14 @@ func TestUnloadRoundsForTheBank(t *testing.T) {
 		}
 		if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false); !errors.Is(err, prepaid.ErrClosed) {
 			t.Errorf("unload of a closed account: %v", err)
+		}
+		// Closing the account ended the visitor's card bindings in the
+		// same transaction: the card is another visitor's to bind.
+		if got, err := e.binder.Get(ctx, e.partner, v.ID, c.ID); err != nil || got.Status != gateway.StatusRemoved {
+			t.Errorf("card after close: %+v %v", got, err)
+		}
+		if moved := e.card(t, e.visitor(t), pan); moved.ID == c.ID {
+			t.Errorf("rebind after close returned the old card")
 		}
 		e.check(t)
 	})

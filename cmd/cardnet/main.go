@@ -2,10 +2,11 @@
 // gateway/cardnet) as its own HTTP server, so partners and load tests can
 // use it without the rest of Inbound.
 //
-//	go run ./cmd/cardnet [-addr 127.0.0.1:8090] [-max-hang 30s] [-seed N]
+//	go run ./cmd/cardnet [-addr 127.0.0.1:8090] [-max-hang 30s] [-seed N] [-data DIR]
 //
-// Flags win over the environment variables CARDNET_ADDR, CARDNET_MAX_HANG
-// and CARDNET_SEED. It stops gracefully on SIGINT or SIGTERM.
+// With -data it keeps its messages, open-to-buy and settlement in DIR
+// across restarts. Flags win over the environment variables CARDNET_ADDR,
+// CARDNET_MAX_HANG, CARDNET_SEED and CARDNET_DATA_DIR. It stops gracefully on SIGINT or SIGTERM.
 package main
 
 import (
@@ -43,6 +44,7 @@ type config struct {
 	addr    string
 	maxHang time.Duration
 	seed    uint64
+	dataDir string
 }
 
 // parseConfig reads the environment first, then lets flags override it.
@@ -65,6 +67,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 		cfg.seed = n
 	}
+	cfg.dataDir = getenv("CARDNET_DATA_DIR")
 	name := "cardnet"
 	if len(args) > 0 {
 		name, args = args[0], args[1:]
@@ -74,6 +77,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.addr, "addr", cfg.addr, "listen address (env CARDNET_ADDR)")
 	fs.DurationVar(&cfg.maxHang, "max-hang", cfg.maxHang, "longest a no-answer holds a request (env CARDNET_MAX_HANG)")
 	fs.Uint64Var(&cfg.seed, "seed", cfg.seed, "seed for auth codes and fault dice, 0 = random (env CARDNET_SEED)")
+	fs.StringVar(&cfg.dataDir, "data", cfg.dataDir, "directory for messages, open-to-buy and settlement across restarts; empty = memory only (env CARDNET_DATA_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -100,7 +104,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stop()
 
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	engine := cardnet.New(cardnet.Config{MaxHang: cfg.maxHang, Seed: cfg.seed, Logger: logger})
+	engine, err := cardnet.Open(cardnet.Config{MaxHang: cfg.maxHang, Seed: cfg.seed, Logger: logger, DataDir: cfg.dataDir})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := engine.Close(); err != nil {
+			logger.Error("cardnet final snapshot failed", "err", err)
+		}
+	}()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.addr)
 	if err != nil {

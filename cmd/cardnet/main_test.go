@@ -153,3 +153,88 @@ func TestRunListenError(t *testing.T) {
 		t.Fatal("run with a bad address returned nil")
 	}
 }
+
+func TestDataDirFromFlagOrEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"none", nil, nil, ""},
+		{"env", nil, map[string]string{"CARDNET_DATA_DIR": "/var/lib/cardnet"}, "/var/lib/cardnet"},
+		{"flag wins", []string{"-data", "/tmp/x"}, map[string]string{"CARDNET_DATA_DIR": "/var/lib/cardnet"}, "/tmp/x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig(append([]string{"cardnet"}, tc.args...), env(tc.env), io.Discard)
+			if err != nil || cfg.dataDir != tc.want {
+				t.Fatalf("dataDir %q, %v; want %q", cfg.dataDir, err, tc.want)
+			}
+		})
+	}
+}
+
+// startCardnet runs the command until the returned stop is called, and
+// returns its base URL.
+func startCardnet(t *testing.T, args ...string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"cardnet", "-addr", "127.0.0.1:0"}, args...), env(nil), &stdout, &stderr)
+	}()
+	addrRe := regexp.MustCompile(`listening on (http://\S+)`)
+	var base string
+	for deadline := time.Now().Add(5 * time.Second); base == ""; {
+		if m := addrRe.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no address printed; stderr: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitHealthy(t, base)
+	return base, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+}
+
+// TestDataFlagKeepsSettlementAcrossRestart: a purchase on a cardnet run
+// with -data is in the settlement report of the next run on the same
+// directory.
+func TestDataFlagKeepsSettlementAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startCardnet(t, "-data", dir)
+	body := `{"mti":"0200","processing_code":"00","pan":"4242424242424242","expiry":"3012","cvc":"123","amount":"1234","currency":"USD","stan":"000001","rrn":"000000000001"}`
+	resp, err := http.Post(base+"/v1/messages", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	report := func(base string) string {
+		t.Helper()
+		r, err := http.Get(base + "/v1/settlement?date=" + time.Now().UTC().Format(time.DateOnly))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return string(b)
+	}
+	before := report(base)
+	if !strings.Contains(before, `"amount":"1234"`) {
+		t.Fatalf("report before restart: %s", before)
+	}
+	stop()
+
+	base, stop = startCardnet(t, "-data", dir)
+	defer stop()
+	if after := report(base); after != before {
+		t.Fatalf("report changed across restart:\nbefore %s\nafter  %s", before, after)
+	}
+}

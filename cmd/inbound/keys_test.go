@@ -194,7 +194,10 @@ func TestKeyRotationEndToEnd(t *testing.T) {
 				t.Fatalf("visitor: %d %s", first.status, first.body)
 			}
 			vis := first.json(t)["id"].(string)
-			cardBody := `{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123","holder_name":"ANNA ERIKSSON"}`
+			// A card of the visitor's own (not a published test card,
+			// which any visitor may bind), so the fingerprint lookup refuses
+			// it to a second visitor.
+			cardBody := `{"number":"4111111111111111","exp_month":12,"exp_year":2030,"cvc":"123","holder_name":"ANNA ERIKSSON"}`
 			bound := call(t, "POST", in.partner+"/v1/visitors/"+vis+"/cards", partnerKey, cardBody, "Idempotency-Key", ids.New("k"))
 			if bound.status != 201 || bound.json(t)["status"] != "verified" {
 				t.Fatalf("card: %d %s", bound.status, bound.body)

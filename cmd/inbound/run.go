@@ -566,8 +566,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return fmt.Errorf("in-process card network: %w", err)
 		}
-		engine := cardnet.New(cardnet.Config{Logger: log.With("component", "cardnet")})
-		wg.Go(func() { _ = cardnet.Serve(ctx, ln, cardnet.NewHandler(engine), 5*time.Second) })
+		// Its state lives under the data directory when there is one, so
+		// a restart keeps the network's record and reconciliation stays
+		// clean.
+		simDir := ""
+		if cfg.DataDir != "" {
+			simDir = filepath.Join(cfg.DataDir, "cardnet")
+		}
+		engine, err := cardnet.Open(cardnet.Config{Logger: log.With("component", "cardnet"), DataDir: simDir})
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("in-process card network: %w", err)
+		}
+		wg.Go(func() {
+			_ = cardnet.Serve(ctx, ln, cardnet.NewHandler(engine), 5*time.Second)
+			if err := engine.Close(); err != nil {
+				log.Error("card network final snapshot failed", "err", err)
+			}
+		})
 		cardnetURL = "http://" + ln.Addr().String()
 		fmt.Fprintf(stdout, "card-network simulator (in-process) on %s\n", cardnetURL)
 	}

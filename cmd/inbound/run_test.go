@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -529,22 +530,33 @@ func TestEmbeddedDataDirIsPrivate(t *testing.T) {
 	if !strings.Contains(in.stderr.String(), "data directory was accessible to other users") {
 		t.Errorf("no warning about the wide data dir:\n%s", in.stderr)
 	}
-	entries, err := os.ReadDir(dir)
+	// Every file below it is 0600 and every directory 0700 (the
+	// in-process card network keeps its record in cardnet/).
+	seen := map[string]bool{}
+	err = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		seen[rel] = true
+		want := fs.FileMode(0o600)
+		if e.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s has mode %#o, want %#o", rel, info.Mode().Perm(), want)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen[e.Name()] = true
-		if info.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %#o, want 0600", e.Name(), info.Mode().Perm())
-		}
-	}
-	for _, want := range []string{"inbound.db", "inbound.db-wal", "inbound.db-shm", "master.key", "credentials.json"} {
+	for _, want := range []string{"inbound.db", "inbound.db-wal", "inbound.db-shm", "master.key", "credentials.json",
+		"cardnet", filepath.Join("cardnet", "cardnet.key"), filepath.Join("cardnet", "state.json")} {
 		if !seen[want] {
 			t.Errorf("%s not written (found %v)", want, seen)
 		}

@@ -3,14 +3,14 @@ package cardnet
 import (
 	"github.com/inbound-gateway/inbound/internal/money"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // TestCard is one row of the test-card table of docs/TESTING.md, with the
 // answers the simulator gives it.
 type TestCard struct {
 	PAN           string
-	Network       gateway.Network
+	Network       cardspec.Network
 	IssuerCountry string
 	Currency      string
 	// Verification is the field 39 answer to an account verification (an
@@ -26,7 +26,7 @@ type TestCard struct {
 func (c TestCard) NoAnswer() bool { return c.Purchase == "" }
 
 // Challenge reports whether the issuer asks for an OTP before it decides.
-func (c TestCard) Challenge() bool { return c.Verification == gateway.RCAuthenticationRequired }
+func (c TestCard) Challenge() bool { return c.Verification == cardspec.RCAuthenticationRequired }
 
 // outcome is how an issuer treats a card.
 type outcome struct {
@@ -41,40 +41,40 @@ type outcome struct {
 
 type cardRow struct {
 	pan, country, currency string
-	network                gateway.Network
+	network                cardspec.Network
 	outcome                outcome
 }
 
 // testCards is the test-card table of docs/TESTING.md: the contract with
 // partners, so a change here is a change of the API.
 var testCards = []cardRow{
-	{"4242424242424242", "US", "USD", gateway.Visa, outcome{}},
-	{"4000056655665556", "US", "USD", gateway.Visa, outcome{}},
-	{"4000002500000003", "FR", "EUR", gateway.Visa, outcome{}},
-	{"4000008260000000", "GB", "GBP", gateway.Visa, outcome{}},
-	{"4000004100000003", "KR", "KRW", gateway.Visa, outcome{}},
-	{"4000003440000004", "HK", "HKD", gateway.Visa, outcome{}},
-	{"4000007020000003", "SG", "SGD", gateway.Visa, outcome{}},
-	{"4000000360000006", "AU", "AUD", gateway.Visa, outcome{}},
-	{"5555555555554444", "US", "USD", gateway.Mastercard, outcome{}},
-	{"2223003122003222", "US", "USD", gateway.Mastercard, outcome{}},
-	{"5200828282828210", "DE", "EUR", gateway.Mastercard, outcome{}},
-	{"378282246310005", "US", "USD", gateway.Amex, outcome{}},
-	{"371449635398431", "US", "USD", gateway.Amex, outcome{}},
-	{"6011111111111117", "US", "USD", gateway.Discover, outcome{}},
-	{"6445644564456445", "US", "USD", gateway.Discover, outcome{}},
-	{"3566002020360505", "JP", "JPY", gateway.JCB, outcome{}},
-	{"3530111333300000", "JP", "JPY", gateway.JCB, outcome{}},
-	{"4000000000000002", "US", "USD", gateway.Visa, outcome{declineAll: gateway.RCDoNotHonor}},
-	{"4000000000009995", "US", "USD", gateway.Visa, outcome{declineAmount: gateway.RCInsufficientFunds}},
-	{"4000000000009987", "US", "USD", gateway.Visa, outcome{declineAll: gateway.RCLostCard}},
-	{"4000000000009979", "US", "USD", gateway.Visa, outcome{declineAll: gateway.RCStolenCard}},
-	{"4000000000000069", "US", "USD", gateway.Visa, outcome{declineAll: gateway.RCExpiredCard}},
-	{"4000000000000127", "US", "USD", gateway.Visa, outcome{declineAll: gateway.RCIncorrectCVC}},
-	{"4000000000000119", "US", "USD", gateway.Visa, outcome{declineAmount: gateway.RCSystemMalfunction}},
-	{"4000000000000259", "US", "USD", gateway.Visa, outcome{noAnswer: true}},
-	{"4000000000003220", "US", "USD", gateway.Visa, outcome{challenge: true}},
-	{"5105105105105100", "US", "USD", gateway.Mastercard, outcome{declineAmount: gateway.RCInsufficientFunds}},
+	{"4242424242424242", "US", "USD", cardspec.Visa, outcome{}},
+	{"4000056655665556", "US", "USD", cardspec.Visa, outcome{}},
+	{"4000002500000003", "FR", "EUR", cardspec.Visa, outcome{}},
+	{"4000008260000000", "GB", "GBP", cardspec.Visa, outcome{}},
+	{"4000004100000003", "KR", "KRW", cardspec.Visa, outcome{}},
+	{"4000003440000004", "HK", "HKD", cardspec.Visa, outcome{}},
+	{"4000007020000003", "SG", "SGD", cardspec.Visa, outcome{}},
+	{"4000000360000006", "AU", "AUD", cardspec.Visa, outcome{}},
+	{"5555555555554444", "US", "USD", cardspec.Mastercard, outcome{}},
+	{"2223003122003222", "US", "USD", cardspec.Mastercard, outcome{}},
+	{"5200828282828210", "DE", "EUR", cardspec.Mastercard, outcome{}},
+	{"378282246310005", "US", "USD", cardspec.Amex, outcome{}},
+	{"371449635398431", "US", "USD", cardspec.Amex, outcome{}},
+	{"6011111111111117", "US", "USD", cardspec.Discover, outcome{}},
+	{"6445644564456445", "US", "USD", cardspec.Discover, outcome{}},
+	{"3566002020360505", "JP", "JPY", cardspec.JCB, outcome{}},
+	{"3530111333300000", "JP", "JPY", cardspec.JCB, outcome{}},
+	{"4000000000000002", "US", "USD", cardspec.Visa, outcome{declineAll: cardspec.RCDoNotHonor}},
+	{"4000000000009995", "US", "USD", cardspec.Visa, outcome{declineAmount: cardspec.RCInsufficientFunds}},
+	{"4000000000009987", "US", "USD", cardspec.Visa, outcome{declineAll: cardspec.RCLostCard}},
+	{"4000000000009979", "US", "USD", cardspec.Visa, outcome{declineAll: cardspec.RCStolenCard}},
+	{"4000000000000069", "US", "USD", cardspec.Visa, outcome{declineAll: cardspec.RCExpiredCard}},
+	{"4000000000000127", "US", "USD", cardspec.Visa, outcome{declineAll: cardspec.RCIncorrectCVC}},
+	{"4000000000000119", "US", "USD", cardspec.Visa, outcome{declineAmount: cardspec.RCSystemMalfunction}},
+	{"4000000000000259", "US", "USD", cardspec.Visa, outcome{noAnswer: true}},
+	{"4000000000003220", "US", "USD", cardspec.Visa, outcome{challenge: true}},
+	{"5105105105105100", "US", "USD", cardspec.Mastercard, outcome{declineAmount: cardspec.RCInsufficientFunds}},
 }
 
 // TestCards returns the test-card table with the answer each card gets,
@@ -84,7 +84,7 @@ func TestCards() []TestCard {
 	for _, r := range testCards {
 		c := TestCard{
 			PAN: r.pan, Network: r.network, IssuerCountry: r.country, Currency: r.currency,
-			Verification: gateway.RCApproved, Purchase: gateway.RCApproved,
+			Verification: cardspec.RCApproved, Purchase: cardspec.RCApproved,
 		}
 		switch o := r.outcome; {
 		case o.declineAll != "":
@@ -94,12 +94,28 @@ func TestCards() []TestCard {
 		case o.noAnswer:
 			c.Purchase = ""
 		case o.challenge:
-			c.Verification, c.Purchase = gateway.RCAuthenticationRequired, gateway.RCAuthenticationRequired
+			c.Verification, c.Purchase = cardspec.RCAuthenticationRequired, cardspec.RCAuthenticationRequired
 		}
 		out = append(out, c)
 	}
 	return out
 }
+
+// IsTestCard reports whether pan is one of the published test cards of the
+// table. Nobody owns those numbers, so the gateway lets any number of
+// visitors bind them, as Stripe does with its test cards.
+func IsTestCard(pan string) bool {
+	_, ok := testCardIndex[pan]
+	return ok
+}
+
+var testCardIndex = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(testCards))
+	for _, r := range testCards {
+		m[r.pan] = struct{}{}
+	}
+	return m
+}()
 
 // OTP is the one-time password the issuer-authentication card accepts.
 const OTP = "123456"
@@ -133,8 +149,8 @@ func OpenToBuy(c money.Currency) money.Amount {
 // defaultProfile is how the simulator treats a Luhn-valid card in a
 // supported range that is not in the table: it approves, billed in USD by a
 // US issuer, or in JPY by a Japanese one for JCB.
-func defaultProfile(n gateway.Network) cardRow {
-	if n == gateway.JCB {
+func defaultProfile(n cardspec.Network) cardRow {
+	if n == cardspec.JCB {
 		return cardRow{country: "JP", currency: "JPY", network: n}
 	}
 	return cardRow{country: "US", currency: "USD", network: n}

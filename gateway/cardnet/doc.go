@@ -44,7 +44,9 @@
 // it declines with 51. The expiry must not have passed (54); a CVC of the
 // wrong length for the network is N7; the CVC is never stored or logged.
 // The simulator keeps no PAN in plain text: its state is keyed by an HMAC
-// of the PAN under a per-process key, and reports show masked PANs.
+// of the PAN (under a per-process key, or the key of its data directory),
+// and reports show masked PANs. IsTestCard tells a published test card,
+// which the gateway lets any number of visitors bind.
 //
 // The issuer-authentication card answers an authorisation, verification or
 // purchase with 1A and a challenge_id. The client resends with challenge_id
@@ -79,4 +81,15 @@
 // reversals of captures or refunds of that UTC day, per network and
 // currency, with totals, the net amount and every line (masked PAN).
 // Authorisations and their reversals move no money and are not listed.
+//
+// # Persistence and memory
+//
+// New keeps everything in memory. Open with Config.DataDir keeps the
+// decided messages, each card's open-to-buy use and the settlement in that
+// directory (persist.go: an atomic snapshot plus a JSON-lines journal,
+// settlement days past SettlementDays in files of their own), so a restart
+// answers repeats and references as before and its settlement report is
+// unchanged. Memory is bounded: at most MaxMessages decided messages (the
+// oldest are forgotten) and SettlementDays days of settlement lines.
+// Open issuer-authentication challenges are not kept across a restart.
 package cardnet

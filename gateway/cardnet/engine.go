@@ -12,13 +12,14 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/inbound-gateway/inbound/internal/money"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // Errors of Process.
@@ -49,6 +50,20 @@ type Config struct {
 	// Logger gets one line per message (masked PAN, never CVC or OTP);
 	// default discards.
 	Logger *slog.Logger
+	// DataDir, when set, keeps the state in files there (see persist.go):
+	// decided messages, open-to-buy use and settlement survive a restart,
+	// so a reconciliation after it shows no false breaks. Open needs it;
+	// New ignores it. "" keeps everything in memory.
+	DataDir string
+	// MaxMessages bounds the decided messages kept in memory; default
+	// DefaultMaxMessages.
+	MaxMessages int
+	// SettlementDays bounds the settlement days kept in memory; default
+	// DefaultSettlementDays.
+	SettlementDays int
+	// CompactEvery is how many journal records trigger a snapshot;
+	// default DefaultCompactEvery.
+	CompactEvery int
 }
 
 // Engine is the simulator: the card networks and their issuers, in memory.
@@ -74,6 +89,89 @@ type Engine struct {
 	tombstones map[msgKey]bool
 	challenges map[string]*challenge
 	settled    map[string][]Line // by UTC date "YYYY-MM-DD"
+	// order is the keys of msgs, oldest first, for eviction past maxMsgs.
+	order      []msgKey
+	maxMsgs    int
+	settleDays int
+	// store is the data directory (nil: memory only); dirty collects what
+	// the decision in progress changed, for its journal record.
+	store *store
+	dirty dirtySet
+}
+
+// dirtySet is what one decision changed.
+type dirtySet struct {
+	txns    []*txn
+	cards   []fingerprint
+	lines   []lineJSON
+	tombAdd []keyJSON
+	tombDel []keyJSON
+}
+
+func (e *Engine) markTxn(t *txn) {
+	if t != nil && !slices.Contains(e.dirty.txns, t) {
+		e.dirty.txns = append(e.dirty.txns, t)
+	}
+}
+
+func (e *Engine) markCard(f fingerprint) {
+	if !emptyFP(f) && !slices.Contains(e.dirty.cards, f) {
+		e.dirty.cards = append(e.dirty.cards, f)
+	}
+}
+
+// remember records a decided message, replacing an earlier one under the
+// same key (a challenge completed under the original STAN and RRN).
+func (e *Engine) remember(t *txn) {
+	if _, ok := e.msgs[t.key]; !ok {
+		e.order = append(e.order, t.key)
+	}
+	e.msgs[t.key] = t
+}
+
+// trim keeps memory bounded: the oldest messages past maxMsgs are
+// forgotten, and settlement days past settleDays leave memory (to the data
+// directory when there is one). Callers hold e.mu.
+func (e *Engine) trim() {
+	for len(e.msgs) > e.maxMsgs && len(e.order) > 0 {
+		delete(e.msgs, e.order[0])
+		e.order = e.order[1:]
+	}
+	if len(e.order) > 2*e.maxMsgs {
+		e.order = slices.Clone(e.order)
+	}
+	if len(e.tombstones) > e.maxMsgs {
+		// Reversals of messages that never came: a late original past
+		// this many is too late to matter.
+		clear(e.tombstones)
+	}
+	for len(e.settled) > e.settleDays {
+		oldest := ""
+		for day := range e.settled {
+			if oldest == "" || day < oldest {
+				oldest = day
+			}
+		}
+		if e.store != nil {
+			if err := e.archiveDay(oldest, e.settled[oldest]); err != nil {
+				e.log.Error("cardnet settlement archive failed; the day stays in memory", "day", oldest, "err", err)
+				return
+			}
+		}
+		delete(e.settled, oldest)
+	}
+}
+
+// cardState returns the state of a card by fingerprint, creating it with
+// a fresh open-to-buy. Callers hold e.mu.
+func (e *Engine) cardState(f fingerprint, row cardRow) *cardState {
+	if c, ok := e.cards[f]; ok {
+		return c
+	}
+	cur := money.MustCurrency(row.currency)
+	c := &cardState{row: row, cur: cur, limit: OpenToBuy(cur).Minor()}
+	e.cards[f] = c
+	return c
 }
 
 type fingerprint [sha256.Size]byte
@@ -143,7 +241,26 @@ type challenge struct {
 // again under the same challenge, the last wrong one 63.
 const ChallengeTries = 3
 
-// New returns an Engine with no faults and fresh open-to-buy on every card.
+// Open returns an Engine whose state lives in cfg.DataDir (created with
+// mode 0700 if needed), restored from what an earlier run left there; with
+// no DataDir it is New. Close it to write a final snapshot.
+func Open(cfg Config) (*Engine, error) {
+	e := New(cfg)
+	if cfg.DataDir == "" {
+		return e, nil
+	}
+	every := cfg.CompactEvery
+	if every <= 0 {
+		every = DefaultCompactEvery
+	}
+	if err := e.openStore(cfg.DataDir, every); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// New returns an Engine with no faults and fresh open-to-buy on every card,
+// kept in memory only (Open keeps it in a data directory).
 func New(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -162,7 +279,15 @@ func New(cfg Config) *Engine {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	if cfg.MaxMessages <= 0 {
+		cfg.MaxMessages = DefaultMaxMessages
+	}
+	if cfg.SettlementDays <= 0 {
+		cfg.SettlementDays = DefaultSettlementDays
+	}
 	e := &Engine{
+		maxMsgs:    cfg.MaxMessages,
+		settleDays: cfg.SettlementDays,
 		now:        cfg.Now,
 		maxHang:    cfg.MaxHang,
 		log:        cfg.Logger,
@@ -206,7 +331,7 @@ func (e *Engine) digest(m Message) fingerprint {
 
 // card returns the state of the card with this PAN, creating it on first
 // use. Callers hold e.mu.
-func (e *Engine) card(pan gateway.PAN) *cardState {
+func (e *Engine) card(pan cardspec.PAN) *cardState {
 	f := e.fingerprint(pan.Number())
 	if c, ok := e.cards[f]; ok {
 		return c
@@ -215,10 +340,7 @@ func (e *Engine) card(pan gateway.PAN) *cardState {
 	if !ok {
 		row = defaultProfile(pan.Network())
 	}
-	cur := money.MustCurrency(row.currency)
-	c := &cardState{row: row, cur: cur, limit: OpenToBuy(cur).Minor()}
-	e.cards[f] = c
-	return c
+	return e.cardState(f, row)
 }
 
 // Process decides one message. A malformed envelope is ErrBadMessage; an
@@ -244,11 +366,13 @@ func (e *Engine) Process(ctx context.Context, m Message) (Response, error) {
 
 	e.mu.Lock()
 	t, err := e.decide(m, respMTI)
+	e.trim()
+	e.persist()
 	e.mu.Unlock()
 
 	e.log.LogAttrs(ctx, slog.LevelInfo, "message",
 		slog.String("mti", m.MTI), slog.String("processing_code", m.ProcessingCode),
-		slog.String("stan", m.STAN), slog.String("rrn", m.RRN), slog.String("pan", gateway.MaskPAN(m.PAN)),
+		slog.String("stan", m.STAN), slog.String("rrn", m.RRN), slog.String("pan", cardspec.MaskPAN(m.PAN)),
 		slog.String("amount", m.Amount), slog.String("currency", m.Currency),
 		slog.String("response_code", t.resp.ResponseCode), slog.Bool("replayed", t.resp.Replayed),
 		slog.Bool("no_answer", errors.Is(err, ErrNoAnswer)))
@@ -264,10 +388,10 @@ var responseMTI = map[string]string{
 }
 
 func (e *Engine) echo(m Message, respMTI string) (Response, error) {
-	r := Response{MTI: respMTI, STAN: m.STAN, RRN: m.RRN, ResponseCode: gateway.RCApproved, Network: m.Network}
+	r := Response{MTI: respMTI, STAN: m.STAN, RRN: m.RRN, ResponseCode: cardspec.RCApproved, Network: m.Network}
 	if m.Network != "" {
-		if _, err := gateway.ParseNetwork(m.Network); err != nil {
-			r.ResponseCode, r.Message = gateway.RCFormatError, "unknown network"
+		if _, err := cardspec.ParseNetwork(m.Network); err != nil {
+			r.ResponseCode, r.Message = cardspec.RCFormatError, "unknown network"
 		}
 	}
 	return r, nil
@@ -285,7 +409,7 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 			// Same STAN and RRN, different content: a client bug, never
 			// a repeat. Answered, not recorded.
 			r := base
-			r.ResponseCode, r.Message = gateway.RCDuplicateTransmission, "stan and rrn already used for another message"
+			r.ResponseCode, r.Message = cardspec.RCDuplicateTransmission, "stan and rrn already used for another message"
 			return &txn{resp: r}, nil
 		}
 		switch {
@@ -308,9 +432,11 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 		// A reversal came first: the original arrived too late and must
 		// not take effect.
 		delete(e.tombstones, key)
+		e.dirty.tombDel = append(e.dirty.tombDel, toKeyJSON(key))
 		t.status = statusReversed
-		t.resp = decline(base, gateway.RCInvalidTransaction, "reversed before it arrived")
-		e.msgs[key] = t
+		t.resp = decline(base, cardspec.RCInvalidTransaction, "reversed before it arrived")
+		e.remember(t)
+		e.markTxn(t)
 		return t, nil
 	}
 	var err error
@@ -326,7 +452,10 @@ func (e *Engine) decide(m Message, respMTI string) (*txn, error) {
 	case m.MTI == MTIReversal:
 		e.reverse(t, m, base)
 	}
-	e.msgs[key] = t
+	e.remember(t)
+	e.markTxn(t)
+	e.markTxn(t.orig)
+	e.markCard(t.card)
 	return t, err
 }
 
@@ -338,11 +467,11 @@ const (
 
 // cardFor validates the PAN and fills the card details of the answer.
 func (e *Engine) cardFor(t *txn, m Message, r *Response) (*cardState, bool) {
-	pan, err := gateway.ParsePAN(m.PAN)
+	pan, err := cardspec.ParsePAN(m.PAN)
 	if err != nil {
-		code := gateway.RCInvalidCardNumber
-		if errors.Is(err, gateway.ErrUnsupportedNetwork) {
-			code = gateway.RCNoSuchIssuer
+		code := cardspec.RCInvalidCardNumber
+		if errors.Is(err, cardspec.ErrUnsupportedNetwork) {
+			code = cardspec.RCNoSuchIssuer
 		}
 		t.status = statusDeclined
 		*r = decline(*r, code, "card number not valid for any network")
@@ -358,17 +487,17 @@ func (e *Engine) cardFor(t *txn, m Message, r *Response) (*cardState, bool) {
 // zeroOK allows an account verification; its currency may be absent.
 func amountFor(m Message, c *cardState, zeroOK bool) (int64, string, string) {
 	if !isDigitsUpTo(m.Amount, 12) {
-		return 0, gateway.RCFormatError, "amount must be 1 to 12 digits of minor units"
+		return 0, cardspec.RCFormatError, "amount must be 1 to 12 digits of minor units"
 	}
 	v, _ := strconv.ParseInt(m.Amount, 10, 64)
 	if v == 0 {
 		if !zeroOK {
-			return 0, gateway.RCInvalidAmount, "amount must be above zero"
+			return 0, cardspec.RCInvalidAmount, "amount must be above zero"
 		}
 		return 0, "", ""
 	}
 	if m.Currency != c.cur.Code() {
-		return 0, gateway.RCInvalidAmount, fmt.Sprintf("currency %q is not the card's billing currency %s", m.Currency, c.cur.Code())
+		return 0, cardspec.RCInvalidAmount, fmt.Sprintf("currency %q is not the card's billing currency %s", m.Currency, c.cur.Code())
 	}
 	return v, "", ""
 }
@@ -379,10 +508,10 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 	purchase := m.MTI == MTIFinancial
 	switch {
 	case purchase && m.ProcessingCode != ProcessingPurchase:
-		t.status, t.resp = statusDeclined, decline(r, gateway.RCInvalidTransaction, "processing code must be 00 or 20")
+		t.status, t.resp = statusDeclined, decline(r, cardspec.RCInvalidTransaction, "processing code must be 00 or 20")
 		return nil
 	case !purchase && m.ProcessingCode != "" && m.ProcessingCode != ProcessingPurchase:
-		t.status, t.resp = statusDeclined, decline(r, gateway.RCInvalidTransaction, "processing code must be 00")
+		t.status, t.resp = statusDeclined, decline(r, cardspec.RCInvalidTransaction, "processing code must be 00")
 		return nil
 	}
 	c, ok := e.cardFor(t, m, &r)
@@ -417,7 +546,7 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 		}
 	}
 	if code == "" && amount > c.available() {
-		code, why = gateway.RCInsufficientFunds, "over the open-to-buy"
+		code, why = cardspec.RCInsufficientFunds, "over the open-to-buy"
 	}
 	if code != "" {
 		t.status, t.resp = statusDeclined, decline(r, code, why)
@@ -425,7 +554,7 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 	}
 
 	t.status, t.amount = statusApproved, amount
-	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = gateway.RCApproved, e.authCode(), m.Amount, c.cur.Code()
+	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, e.authCode(), m.Amount, c.cur.Code()
 	switch {
 	case amount == 0:
 		t.kind = kindVerify
@@ -447,15 +576,15 @@ func (e *Engine) authorize(t *txn, m Message, r Response) error {
 
 // checkCard checks expiry and CVC format as the issuer would.
 func checkCard(m Message, c *cardState, now time.Time) (string, string) {
-	exp, err := gateway.ParseYYMM(m.Expiry)
+	exp, err := cardspec.ParseYYMM(m.Expiry)
 	if err != nil {
-		return gateway.RCFormatError, "expiry must be YYMM"
+		return cardspec.RCFormatError, "expiry must be YYMM"
 	}
 	if exp.ExpiredAt(now) {
-		return gateway.RCExpiredCard, "card expired"
+		return cardspec.RCExpiredCard, "card expired"
 	}
-	if m.CVC != "" && gateway.ValidateCVC(c.row.network, m.CVC) != nil {
-		return gateway.RCIncorrectCVC, "cvc has the wrong format"
+	if m.CVC != "" && cardspec.ValidateCVC(c.row.network, m.CVC) != nil {
+		return cardspec.RCIncorrectCVC, "cvc has the wrong format"
 	}
 	return "", ""
 }
@@ -469,22 +598,22 @@ func (e *Engine) authenticate(t *txn, m Message, r *Response, amount int64) (cod
 	if m.OTP == "" {
 		id := newChallengeID()
 		e.challenges[id] = &challenge{card: t.card, amount: amount}
-		r.ResponseCode, r.ChallengeID, r.Message = gateway.RCAuthenticationRequired, id, "issuer authentication required: resend with challenge_id and otp"
+		r.ResponseCode, r.ChallengeID, r.Message = cardspec.RCAuthenticationRequired, id, "issuer authentication required: resend with challenge_id and otp"
 		return "", "", true
 	}
 	ch, ok := e.challenges[m.ChallengeID]
 	if !ok || ch.card != t.card || ch.amount != amount {
-		return gateway.RCSecurityViolation, "unknown challenge", false
+		return cardspec.RCSecurityViolation, "unknown challenge", false
 	}
 	if m.OTP != OTP {
 		ch.tries++
 		if ch.tries < ChallengeTries {
-			r.ResponseCode, r.ChallengeID = gateway.RCAuthenticationRequired, m.ChallengeID
+			r.ResponseCode, r.ChallengeID = cardspec.RCAuthenticationRequired, m.ChallengeID
 			r.Message = fmt.Sprintf("wrong otp: %d tries left", ChallengeTries-ch.tries)
 			return "", "", true
 		}
 		delete(e.challenges, m.ChallengeID)
-		return gateway.RCSecurityViolation, "issuer authentication failed", false
+		return cardspec.RCSecurityViolation, "issuer authentication failed", false
 	}
 	delete(e.challenges, m.ChallengeID)
 	return "", "", false
@@ -514,19 +643,19 @@ func (e *Engine) complete(t *txn, m Message, r Response) {
 		return
 	}
 	if m.Original == nil {
-		t.resp = decline(r, gateway.RCFormatError, "original (mti, stan, rrn, auth_code) required")
+		t.resp = decline(r, cardspec.RCFormatError, "original (mti, stan, rrn, auth_code) required")
 		return
 	}
 	auth, ok := e.msgs[msgKey{MTIAuthorization, m.Original.STAN, m.Original.RRN}]
 	switch {
 	case !ok || m.Original.MTI != MTIAuthorization || auth.kind != kindAuth || auth.card != t.card:
-		code, why = gateway.RCInvalidTransaction, "original authorisation not found"
+		code, why = cardspec.RCInvalidTransaction, "original authorisation not found"
 	case auth.status != statusApproved || auth.completed != nil:
-		code, why = gateway.RCInvalidTransaction, "original authorisation already completed, reversed or not approved"
+		code, why = cardspec.RCInvalidTransaction, "original authorisation already completed, reversed or not approved"
 	case m.Original.AuthCode != auth.resp.AuthCode:
-		code, why = gateway.RCInvalidTransaction, "auth code does not match the original"
+		code, why = cardspec.RCInvalidTransaction, "auth code does not match the original"
 	case amount > auth.amount:
-		code, why = gateway.RCInvalidAmount, "amount above the authorised amount"
+		code, why = cardspec.RCInvalidAmount, "amount above the authorised amount"
 	}
 	if code != "" {
 		t.resp = decline(r, code, why)
@@ -534,8 +663,9 @@ func (e *Engine) complete(t *txn, m Message, r Response) {
 	}
 	c.used += amount - auth.held
 	auth.held, auth.completed = 0, t
+	e.markTxn(auth)
 	t.kind, t.status, t.amount = kindCompletion, statusApproved, amount
-	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = gateway.RCApproved, auth.resp.AuthCode, m.Amount, c.cur.Code()
+	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, auth.resp.AuthCode, m.Amount, c.cur.Code()
 	r.Message, r.Available = "captured", strconv.FormatInt(c.available(), 10)
 	e.settle(t, m, c, LineCapture, "", r.AuthCode)
 	t.resp = r
@@ -559,13 +689,13 @@ func (e *Engine) refund(t *txn, m Message, r Response) {
 		o, ok := e.msgs[msgKey{m.Original.MTI, m.Original.STAN, m.Original.RRN}]
 		switch {
 		case !ok || o.card != t.card || (o.kind != kindPurchase && o.kind != kindCompletion):
-			t.resp = decline(r, gateway.RCInvalidTransaction, "original capture not found")
+			t.resp = decline(r, cardspec.RCInvalidTransaction, "original capture not found")
 			return
 		case o.status != statusApproved:
-			t.resp = decline(r, gateway.RCInvalidTransaction, "original capture was reversed")
+			t.resp = decline(r, cardspec.RCInvalidTransaction, "original capture was reversed")
 			return
 		case amount > o.amount-o.refunded:
-			t.resp = decline(r, gateway.RCInvalidAmount, "amount above what is left to refund")
+			t.resp = decline(r, cardspec.RCInvalidAmount, "amount above what is left to refund")
 			return
 		}
 		o.refunded += amount
@@ -573,7 +703,7 @@ func (e *Engine) refund(t *txn, m Message, r Response) {
 	}
 	c.used -= amount
 	t.kind, t.status, t.amount = kindRefund, statusApproved, amount
-	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = gateway.RCApproved, e.authCode(), m.Amount, c.cur.Code()
+	r.ResponseCode, r.AuthCode, r.Amount, r.Currency = cardspec.RCApproved, e.authCode(), m.Amount, c.cur.Code()
 	r.Message, r.Available = "refunded", strconv.FormatInt(c.available(), 10)
 	e.settle(t, m, c, LineRefund, "", r.AuthCode)
 	t.resp = r
@@ -590,28 +720,28 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 	}
 	t.kind, t.status = kindReversal, statusDeclined
 	if m.Original == nil || m.Original.STAN == "" || m.Original.RRN == "" {
-		t.resp = decline(r, gateway.RCFormatError, "original (mti, stan, rrn) required")
+		t.resp = decline(r, cardspec.RCFormatError, "original (mti, stan, rrn) required")
 		return
 	}
 	if m.Original.MTI == MTIReversal || m.Original.MTI == MTIEcho || responseMTI[m.Original.MTI] == "" {
-		t.resp = decline(r, gateway.RCInvalidTransaction, "only 0100, 0200 and 0220 can be reversed")
+		t.resp = decline(r, cardspec.RCInvalidTransaction, "only 0100, 0200 and 0220 can be reversed")
 		return
 	}
 	okKey := msgKey{m.Original.MTI, m.Original.STAN, m.Original.RRN}
 	o, found := e.msgs[okKey]
 	if found && o.card != t.card {
-		t.resp = decline(r, gateway.RCInvalidTransaction, "card does not match the original")
+		t.resp = decline(r, cardspec.RCInvalidTransaction, "card does not match the original")
 		return
 	}
 	var amount int64
 	if m.Amount != "" {
 		if !isDigitsUpTo(m.Amount, 12) {
-			t.resp = decline(r, gateway.RCFormatError, "amount must be 1 to 12 digits of minor units")
+			t.resp = decline(r, cardspec.RCFormatError, "amount must be 1 to 12 digits of minor units")
 			return
 		}
 		amount, _ = strconv.ParseInt(m.Amount, 10, 64)
 		if found && amount != 0 && amount != o.amount {
-			t.resp = decline(r, gateway.RCInvalidAmount, "only full reversals: amount must equal the original")
+			t.resp = decline(r, cardspec.RCInvalidAmount, "only full reversals: amount must equal the original")
 			return
 		}
 	}
@@ -620,11 +750,12 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 	switch {
 	case !found:
 		e.tombstones[okKey] = true
+		e.dirty.tombAdd = append(e.dirty.tombAdd, toKeyJSON(okKey))
 		msg = "original not received; it will not take effect"
 	case o.status == statusReversed:
 		msg = "already reversed"
 	case o.kind == kindAuth && o.completed != nil && o.completed.status != statusReversed:
-		t.resp = decline(r, gateway.RCInvalidTransaction, "authorisation already captured: reverse the completion")
+		t.resp = decline(r, cardspec.RCInvalidTransaction, "authorisation already captured: reverse the completion")
 		return
 	default:
 		t.amount = o.amount
@@ -638,9 +769,12 @@ func (e *Engine) reverse(t *txn, m Message, r Response) {
 			}
 		}
 		o.status = statusReversed
+		e.markTxn(o)
+		e.markTxn(o.orig)
+		e.markCard(o.card)
 	}
 	t.status = statusApproved
-	r.ResponseCode, r.Message = gateway.RCApproved, msg
+	r.ResponseCode, r.Message = cardspec.RCApproved, msg
 	r.Available = strconv.FormatInt(c.available(), 10)
 	t.resp = r
 }

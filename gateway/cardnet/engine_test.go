@@ -18,8 +18,8 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/money"
 
-	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/gateway/cardnet"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // clock is a settable test clock.
@@ -62,7 +62,7 @@ func (s *sim) trace() (string, string) {
 }
 
 func cvcFor(pan string) string {
-	if p, err := gateway.ParsePAN(pan); err == nil && p.Network() == gateway.Amex {
+	if p, err := cardspec.ParsePAN(pan); err == nil && p.Network() == cardspec.Amex {
 		return "1234"
 	}
 	return "123"
@@ -111,7 +111,7 @@ func (s *sim) expect(m cardnet.Message, code string) cardnet.Response {
 	s.t.Helper()
 	r := s.send(m)
 	if r.ResponseCode != code {
-		s.t.Fatalf("%s %s of %s: response %s (%s), want %s", m.MTI, m.Amount, gateway.MaskPAN(m.PAN), r.ResponseCode, r.Message, code)
+		s.t.Fatalf("%s %s of %s: response %s (%s), want %s", m.MTI, m.Amount, cardspec.MaskPAN(m.PAN), r.ResponseCode, r.Message, code)
 	}
 	return r
 }
@@ -196,7 +196,7 @@ func TestUnknownCardsApproveInUSDOrJPY(t *testing.T) {
 	}
 	for _, tt := range tests {
 		pan := tt.pan[:len(tt.pan)-1]
-		pan += string(gateway.LuhnCheckDigit(pan))
+		pan += string(cardspec.LuhnCheckDigit(pan))
 		r := s.expect(s.auth(pan, 100, tt.currency), "00")
 		if r.Network != tt.network || r.BillingCurrency != tt.currency || r.IssuerCountry != tt.country {
 			t.Errorf("%s: %s %s %s", tt.network, r.Network, r.BillingCurrency, r.IssuerCountry)

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // ErrBadFault is a fault setting out of range.
@@ -40,7 +40,7 @@ type Fault struct {
 
 func (f Fault) validate() error {
 	if f.Network != AllNetworks {
-		if _, err := gateway.ParseNetwork(f.Network); err != nil {
+		if _, err := cardspec.ParseNetwork(f.Network); err != nil {
 			return fmt.Errorf("%w: network %q", ErrBadFault, f.Network)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // NewHandler returns the simulator's HTTP API. The routes are all here:
@@ -86,7 +86,7 @@ func networkOf(m Message) string {
 	if m.MTI == MTIEcho {
 		return m.Network
 	}
-	if p, err := gateway.ParsePAN(m.PAN); err == nil {
+	if p, err := cardspec.ParsePAN(m.PAN); err == nil {
 		return p.Network().String()
 	}
 	return ""

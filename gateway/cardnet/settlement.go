@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // Kinds of settlement lines. Authorisations, verifications and their
@@ -67,7 +67,7 @@ func (e *Engine) settle(t *txn, m Message, c *cardState, typ, reverses, authCode
 	now := e.now().UTC()
 	l := Line{
 		Type: typ, Network: c.row.network.String(), STAN: m.STAN, RRN: m.RRN, MTI: m.MTI,
-		PAN: gateway.MaskPAN(m.PAN), Amount: strconv.FormatInt(t.amount, 10), Currency: c.cur.Code(),
+		PAN: cardspec.MaskPAN(m.PAN), Amount: strconv.FormatInt(t.amount, 10), Currency: c.cur.Code(),
 		AuthCode: authCode, Time: now, minor: t.amount,
 	}
 	if typ == LineReversal {
@@ -80,13 +80,19 @@ func (e *Engine) settle(t *txn, m Message, c *cardState, typ, reverses, authCode
 	}
 	day := now.Format(time.DateOnly)
 	e.settled[day] = append(e.settled[day], l)
+	e.dirty.lines = append(e.dirty.lines, lineJSON{Day: day, Line: l})
 }
 
 // Settlement returns the report of the UTC day that contains day.
 func (e *Engine) Settlement(day time.Time) Report {
 	date := day.UTC().Format(time.DateOnly)
 	e.mu.Lock()
-	lines := slices.Clone(e.settled[date])
+	lines, ok := e.settled[date]
+	lines = slices.Clone(lines)
+	if !ok {
+		// A day that left memory is read from the data directory.
+		lines = e.archivedDay(date)
+	}
 	e.mu.Unlock()
 
 	type gk struct{ network, currency string }

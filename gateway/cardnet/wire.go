@@ -3,17 +3,17 @@ package cardnet
 import (
 	"log/slog"
 
-	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 // Message type indicators (ISO 8583 MTI) cardnet accepts. The answer's MTI
 // is the request's plus 10 (0100 -> 0110).
 const (
-	MTIAuthorization = gateway.MTIAuthorization // 0100: authorisation; amount 0 = account verification
-	MTIFinancial     = gateway.MTIFinancial     // 0200: purchase (processing code 00) or refund (20)
-	MTICompletion    = gateway.MTICompletion    // 0220: completion (capture) of an earlier 0100
-	MTIReversal      = gateway.MTIReversal      // 0400: reversal of an earlier 0100, 0200 or 0220
-	MTIEcho          = gateway.MTIEcho          // 0800: network management echo
+	MTIAuthorization = cardspec.MTIAuthorization // 0100: authorisation; amount 0 = account verification
+	MTIFinancial     = cardspec.MTIFinancial     // 0200: purchase (processing code 00) or refund (20)
+	MTICompletion    = cardspec.MTICompletion    // 0220: completion (capture) of an earlier 0100
+	MTIReversal      = cardspec.MTIReversal      // 0400: reversal of an earlier 0100, 0200 or 0220
+	MTIEcho          = cardspec.MTIEcho          // 0800: network management echo
 )
 
 // Message is one request on the wire (POST /v1/messages). Field names are
@@ -43,7 +43,7 @@ type Message struct {
 func (m Message) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("mti", m.MTI), slog.String("stan", m.STAN), slog.String("rrn", m.RRN),
-		slog.String("pan", gateway.MaskPAN(m.PAN)), slog.String("amount", m.Amount),
+		slog.String("pan", cardspec.MaskPAN(m.PAN)), slog.String("amount", m.Amount),
 		slog.String("currency", m.Currency))
 }
 

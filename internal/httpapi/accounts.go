@@ -11,8 +11,10 @@ import (
 )
 
 type accountStatusResponse struct {
-	ID        string    `json:"id"`
-	Object    string    `json:"object"`
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	VisitorID string `json:"visitor_id"`
+	// Visitor is the deprecated name of visitor_id.
 	Visitor   string    `json:"visitor"`
 	Partner   string    `json:"partner"`
 	Status    string    `json:"status"`
@@ -21,7 +23,7 @@ type accountStatusResponse struct {
 }
 
 func renderAccountStatus(a prepaid.Account) accountStatusResponse {
-	return accountStatusResponse{ID: a.ID, Object: "account", Visitor: a.VisitorID, Partner: a.PartnerID,
+	return accountStatusResponse{ID: a.ID, Object: "account", VisitorID: a.VisitorID, Visitor: a.VisitorID, Partner: a.PartnerID,
 		Status: string(a.Status), Profile: string(a.Profile), ExpiresAt: a.ExpiresAt}
 }
 

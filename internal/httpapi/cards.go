@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -52,6 +53,25 @@ type cardResponse struct {
 }
 
 func renderCard(card gateway.Card) cardResponse { return cardResponse{Object: "card", Card: card} }
+
+// MarshalJSON is the card's own JSON (gateway.Card.MarshalJSON, which adds
+// visitor_id) with "object" first; without it the embedded card's method
+// would be promoted and drop "object".
+func (r cardResponse) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(r.Card)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := json.Marshal(r.Object)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(`{"object":`), obj...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...), nil
+}
 
 func (s *Server) verifyCard(c *gin.Context) {
 	var req struct {

@@ -89,7 +89,7 @@ var catalogue = map[string]code{
 	"holder_name_mismatch":        {422, typeKYC, "The card holder name does not match the passport name."},
 	"visitor_not_approved":        {422, typeKYC, "The visitor's KYC is not approved."},
 	"too_many_cards":              {422, typeLimit, "The visitor already has the maximum of 5 active cards."},
-	"card_bound_elsewhere":        {409, typeConflict, "This card is bound to another visitor."},
+	"card_bound_elsewhere":        {409, typeConflict, "This card is bound to another visitor; to bind it here, delete the card from the other visitor or close that account."},
 	"card_binding_in_progress":    {409, typeConflict, "This card's verification is still in progress; retry shortly."},
 	"no_action_required":          {409, typeConflict, "The card is not waiting for authentication."},
 	"card_not_usable":             {409, typeConflict, "The card is not verified."},

@@ -38,9 +38,11 @@ func (s *Server) fxRates(c *gin.Context) {
 }
 
 type quoteResponse struct {
-	ID        string       `json:"id"`
-	Object    string       `json:"object"`
-	CardID    string       `json:"card_id"`
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	CardID    string `json:"card_id"`
+	VisitorID string `json:"visitor_id"`
+	// Visitor is the deprecated name of visitor_id.
 	Visitor   string       `json:"visitor"`
 	Sell      money.Amount `json:"sell"`
 	Buy       money.Amount `json:"buy"`
@@ -53,7 +55,7 @@ type quoteResponse struct {
 }
 
 func renderQuote(q fx.Quote) quoteResponse {
-	return quoteResponse{ID: q.ID(), Object: "fx_quote", CardID: q.CardID(), Visitor: q.Owner().VisitorID, Sell: q.Sell(), Buy: q.Buy(),
+	return quoteResponse{ID: q.ID(), Object: "fx_quote", CardID: q.CardID(), VisitorID: q.Owner().VisitorID, Visitor: q.Owner().VisitorID, Sell: q.Sell(), Buy: q.Buy(),
 		Rate: q.RateString(), MidRate: q.MidRateString(), Fee: q.Fee(), Credited: q.Credited(), ExpiresAt: q.ExpiresAt(), CreatedAt: q.CreatedAt()}
 }
 

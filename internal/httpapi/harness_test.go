@@ -127,6 +127,14 @@ func (r resp) errCode(t *testing.T) string {
 	return e["code"].(string)
 }
 
+// errMessage returns error.message of an error response.
+func (r resp) errMessage(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
+}
+
 func (r resp) errParam(t *testing.T) string {
 	t.Helper()
 	e, _ := r.json(t)["error"].(map[string]any)

@@ -69,7 +69,10 @@ func paymentStatus(p escrow.Payment) int {
 // (200); with other fields it is 409 out_trade_no_conflict.
 func (s *Server) createPayment(c *gin.Context) {
 	var req struct {
-		VisitorID        string        `json:"visitor_id" validate:"required"`
+		VisitorID string `json:"visitor_id"`
+		// Visitor is the deprecated name of visitor_id, accepted for a
+		// deprecation period (see visitorParam).
+		Visitor          string        `json:"visitor"`
 		MerchantID       string        `json:"merchant_id" validate:"required"`
 		Amount           *money.Amount `json:"amount" validate:"required"`
 		OutTradeNo       string        `json:"out_trade_no" validate:"required,max=64"`
@@ -80,6 +83,12 @@ func (s *Server) createPayment(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	visitorID, err := visitorParam(c, req.VisitorID, req.Visitor, true)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	req.VisitorID = visitorID
 	var after time.Duration
 	if req.AutoReleaseAfter != "" {
 		d, err := time.ParseDuration(req.AutoReleaseAfter)
@@ -119,7 +128,12 @@ func (s *Server) listPayments(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	f := escrow.Filter{VisitorID: c.Query("visitor_id"), Cursor: cursor, Limit: limit}
+	visitorID, err := visitorParam(c, c.Query("visitor_id"), c.Query("visitor"), false)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	f := escrow.Filter{VisitorID: visitorID, Cursor: cursor, Limit: limit}
 	if st := c.Query("status"); st != "" {
 		if f.Status, err = escrow.ParseStatus(st); err != nil {
 			s.fail(c, err)
@@ -240,4 +254,26 @@ func (s *Server) resolvePayment(c *gin.Context) {
 		return
 	}
 	s.respond(c, http.StatusOK, renderPayment(pay))
+}
+
+// visitorParam resolves the visitor reference of a request body or query.
+// visitor_id is the name every request uses (as the payment body always
+// did, and as Stripe's "customer" is one name everywhere); "visitor", the
+// name of the field in response objects, is still accepted for a
+// deprecation period, with a Deprecation header and a Warning naming the
+// replacement. Both given and different is 400; required and neither
+// given is 400 parameter_missing.
+func visitorParam(c *gin.Context, current, old string, required bool) (string, error) {
+	if old != "" {
+		c.Header("Deprecation", "true")
+		c.Header("Warning", `299 inbound "visitor is deprecated; use visitor_id"`)
+		if current != "" && current != old {
+			return "", newError("parameter_invalid", "visitor", "visitor and visitor_id name different visitors; send visitor_id only.")
+		}
+		current = old
+	}
+	if current == "" && required {
+		return "", newError("parameter_missing", "visitor_id", "visitor_id is required.")
+	}
+	return current, nil
 }

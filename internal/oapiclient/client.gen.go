@@ -818,9 +818,16 @@ type Account struct {
 	Held      Money     `json:"held"`
 	Id        string    `json:"id"`
 	Limits    struct {
-		AnnualLoadCap  *Money               `json:"annual_load_cap"`
-		BalanceCap     Money                `json:"balance_cap"`
-		LoadRoom       Money                `json:"load_room"`
+		// AnnualLoadCap Always in USD, because the rule it applies (the yearly amount a foreign visitor may load) is set in US dollars; null for a profile without an annual limit (basic).
+		AnnualLoadCap *Money `json:"annual_load_cap"`
+
+		// BalanceCap Always in CNY: the most the prepaid balance (a CNY account) may hold under the profile.
+		BalanceCap Money `json:"balance_cap"`
+
+		// LoadRoom Always in CNY: the most a load can still credit, the smaller of the room under balance_cap (loads in flight counted) and the room under annual_load_cap converted at the current USD mid rate.
+		LoadRoom Money `json:"load_room"`
+
+		// LoadedThisYear Always in USD, to compare with annual_load_cap: this calendar year's loads (succeeded or in flight), each converted at the USD mid rate of its time.
 		LoadedThisYear Money                `json:"loaded_this_year"`
 		Profile        AccountLimitsProfile `json:"profile"`
 	} `json:"limits"`
@@ -855,9 +862,15 @@ type Card struct {
 	NextAction    *struct {
 		Type CardNextActionType `json:"type"`
 	} `json:"next_action,omitempty"`
-	Object  CardObject `json:"object"`
-	Status  CardStatus `json:"status"`
-	Visitor string     `json:"visitor"`
+	Object CardObject `json:"object"`
+	Status CardStatus `json:"status"`
+
+	// Visitor Deprecated name of visitor_id; same value. Kept for a deprecation period.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Visitor string `json:"visitor"`
+
+	// VisitorId The visitor (visitor_id is the name of the visitor reference in requests and responses alike).
+	VisitorId *string `json:"visitor_id,omitempty"`
 }
 
 // CardNetwork defines model for Card.Network.
@@ -1086,7 +1099,13 @@ type Load struct {
 	Object  LoadObject `json:"object"`
 	QuoteId string     `json:"quote_id"`
 	Status  LoadStatus `json:"status"`
-	Visitor string     `json:"visitor"`
+
+	// Visitor Deprecated name of visitor_id; same value. Kept for a deprecation period.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Visitor string `json:"visitor"`
+
+	// VisitorId The visitor (visitor_id is the name of the visitor reference in requests and responses alike).
+	VisitorId *string `json:"visitor_id,omitempty"`
 }
 
 // LoadNextActionType defines model for Load.NextAction.Type.
@@ -1188,9 +1207,15 @@ type Quote struct {
 	Object  QuoteObject `json:"object"`
 
 	// Rate Examples: 7.0507
-	Rate    string `json:"rate"`
-	Sell    Money  `json:"sell"`
+	Rate string `json:"rate"`
+	Sell Money  `json:"sell"`
+
+	// Visitor Deprecated name of visitor_id; same value. Kept for a deprecation period.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	Visitor string `json:"visitor"`
+
+	// VisitorId The visitor (visitor_id is the name of the visitor reference in requests and responses alike).
+	VisitorId *string `json:"visitor_id,omitempty"`
 }
 
 // QuoteObject defines model for Quote.Object.
@@ -1248,7 +1273,13 @@ type Unload struct {
 
 	// Unloads In the answer to POST /v1/visitors/{id}/unloads only: every unload the request made, this one (the first) first. More than one when close sent what the chosen card cannot take back to the other funding cards, newest load first, each its own network refund.
 	Unloads *[]Unload `json:"unloads,omitempty"`
-	Visitor string    `json:"visitor"`
+
+	// Visitor Deprecated name of visitor_id; same value. Kept for a deprecation period.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Visitor string `json:"visitor"`
+
+	// VisitorId The visitor (visitor_id is the name of the visitor reference in requests and responses alike).
+	VisitorId *string `json:"visitor_id,omitempty"`
 }
 
 // UnloadObject defines model for Unload.Object.
@@ -1428,10 +1459,15 @@ type CreateMerchantParams struct {
 
 // ListPaymentsParams defines parameters for ListPayments.
 type ListPaymentsParams struct {
-	VisitorId *string                   `form:"visitor_id,omitempty" json:"visitor_id,omitempty"`
-	Status    *ListPaymentsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
-	Limit     *Limit                    `form:"limit,omitempty" json:"limit,omitempty"`
-	Cursor    *Cursor                   `form:"cursor,omitempty" json:"cursor,omitempty"`
+	// VisitorId Only this visitor's payments.
+	VisitorId *string `form:"visitor_id,omitempty" json:"visitor_id,omitempty"`
+
+	// Visitor Deprecated name of visitor_id, accepted for a deprecation period with the headers "Deprecation: true" and a Warning naming visitor_id.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Visitor *string                   `form:"visitor,omitempty" json:"visitor,omitempty"`
+	Status  *ListPaymentsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+	Limit   *Limit                    `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor  *Cursor                   `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListPaymentsParamsStatus defines parameters for ListPayments.
@@ -1446,7 +1482,13 @@ type CreatePaymentJSONBody struct {
 	Description      *string `json:"description,omitempty"`
 	MerchantId       string  `json:"merchant_id"`
 	OutTradeNo       string  `json:"out_trade_no"`
-	VisitorId        string  `json:"visitor_id"`
+
+	// Visitor Deprecated name of visitor_id, accepted for a deprecation period; a request using it gets the headers "Deprecation: true" and a Warning naming visitor_id. Sending both with different values is 400.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Visitor *string `json:"visitor,omitempty"`
+
+	// VisitorId The visitor who pays (required). visitor_id is the name of the visitor reference in every request body and query.
+	VisitorId *string `json:"visitor_id,omitempty"`
 }
 
 // CreatePaymentParams defines parameters for CreatePayment.
@@ -1906,7 +1948,10 @@ type ClientInterface interface {
 	// BindCardWithBody Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 	//
 	// 402 card_declined with decline_code when the issuer declines; 409
-	// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+	// card_bound_elsewhere when another visitor holds the card (the binding
+	// ends when that visitor deletes the card or that visitor's account
+	// closes); the published test cards bind to any number of visitors;
+	// 422 holder_name_mismatch or too_many_cards (5
 	// active at most). A card that needs issuer authentication comes back
 	// with status requires_action and next_action.type otp. The PAN and
 	// CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -1919,7 +1964,10 @@ type ClientInterface interface {
 	// BindCard Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 	//
 	// 402 card_declined with decline_code when the issuer declines; 409
-	// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+	// card_bound_elsewhere when another visitor holds the card (the binding
+	// ends when that visitor deletes the card or that visitor's account
+	// closes); the published test cards bind to any number of visitors;
+	// 422 holder_name_mismatch or too_many_cards (5
 	// active at most). A card that needs issuer authentication comes back
 	// with status requires_action and next_action.type otp. The PAN and
 	// CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -2508,7 +2556,10 @@ func (c *Client) ListCards(ctx context.Context, id ID, reqEditors ...RequestEdit
 // BindCardWithBody Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 //
 // 402 card_declined with decline_code when the issuer declines; 409
-// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+// card_bound_elsewhere when another visitor holds the card (the binding
+// ends when that visitor deletes the card or that visitor's account
+// closes); the published test cards bind to any number of visitors;
+// 422 holder_name_mismatch or too_many_cards (5
 // active at most). A card that needs issuer authentication comes back
 // with status requires_action and next_action.type otp. The PAN and
 // CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -2531,7 +2582,10 @@ func (c *Client) BindCardWithBody(ctx context.Context, id ID, params *BindCardPa
 // BindCard Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 //
 // 402 card_declined with decline_code when the issuer declines; 409
-// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+// card_bound_elsewhere when another visitor holds the card (the binding
+// ends when that visitor deletes the card or that visitor's account
+// closes); the published test cards bind to any number of visitors;
+// 422 holder_name_mismatch or too_many_cards (5
 // active at most). A card that needs issuer authentication comes back
 // with status requires_action and next_action.type otp. The PAN and
 // CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -3174,6 +3228,18 @@ func NewListPaymentsRequest(server string, params *ListPaymentsParams) (*http.Re
 		if params.VisitorId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitor_id", *params.VisitorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Visitor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitor", *params.Visitor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4484,7 +4550,10 @@ type ClientWithResponsesInterface interface {
 	// BindCardWithBodyWithResponse Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 	//
 	// 402 card_declined with decline_code when the issuer declines; 409
-	// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+	// card_bound_elsewhere when another visitor holds the card (the binding
+	// ends when that visitor deletes the card or that visitor's account
+	// closes); the published test cards bind to any number of visitors;
+	// 422 holder_name_mismatch or too_many_cards (5
 	// active at most). A card that needs issuer authentication comes back
 	// with status requires_action and next_action.type otp. The PAN and
 	// CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -4497,7 +4566,10 @@ type ClientWithResponsesInterface interface {
 	// BindCardWithResponse Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 	//
 	// 402 card_declined with decline_code when the issuer declines; 409
-	// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+	// card_bound_elsewhere when another visitor holds the card (the binding
+	// ends when that visitor deletes the card or that visitor's account
+	// closes); the published test cards bind to any number of visitors;
+	// 422 holder_name_mismatch or too_many_cards (5
 	// active at most). A card that needs issuer authentication comes back
 	// with status requires_action and next_action.type otp. The PAN and
 	// CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -9299,7 +9371,10 @@ func (c *ClientWithResponses) ListCardsWithResponse(ctx context.Context, id ID, 
 // BindCardWithBodyWithResponse Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 //
 // 402 card_declined with decline_code when the issuer declines; 409
-// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+// card_bound_elsewhere when another visitor holds the card (the binding
+// ends when that visitor deletes the card or that visitor's account
+// closes); the published test cards bind to any number of visitors;
+// 422 holder_name_mismatch or too_many_cards (5
 // active at most). A card that needs issuer authentication comes back
 // with status requires_action and next_action.type otp. The PAN and
 // CVC are never stored in plain text nor logged; the CVC is never stored.
@@ -9318,7 +9393,10 @@ func (c *ClientWithResponses) BindCardWithBodyWithResponse(ctx context.Context, 
 // BindCardWithResponse Bind a card (Luhn, IIN range, CVC, expiry, holder name vs passport, zero-amount verification)
 //
 // 402 card_declined with decline_code when the issuer declines; 409
-// card_bound_elsewhere; 422 holder_name_mismatch or too_many_cards (5
+// card_bound_elsewhere when another visitor holds the card (the binding
+// ends when that visitor deletes the card or that visitor's account
+// closes); the published test cards bind to any number of visitors;
+// 422 holder_name_mismatch or too_many_cards (5
 // active at most). A card that needs issuer authentication comes back
 // with status requires_action and next_action.type otp. The PAN and
 // CVC are never stored in plain text nor logged; the CVC is never stored.

@@ -1,15 +1,13 @@
-// Package gateway holds the card rules of Inbound as plain Go: which card
-// network a PAN belongs to (IIN ranges, length, Luhn), CVC and expiry checks,
-// the meaning of the networks' field 39 response codes, and the client side
-// of the card networks: a Connector interface and an HTTP connector that
-// speaks to cardnet.
+// Package cardspec holds the card rules that both sides of a card network
+// share, as plain Go with nothing but the standard library: which network a
+// PAN belongs to (IIN ranges, length, Luhn), CVC and expiry checks, the ISO
+// 8583 message type indicators and the field 39 response codes.
 //
-// On top of these rules: card binding with the card vault (Binder, PANs
-// sealed, a keyed fingerprint for "same card"), and the reliable network
-// client (Client: a write-ahead record of every call, reversals of calls
-// left without answer, Repair, a circuit breaker per network, metrics).
-// Their gorm code is in store.go.
-package gateway
+// It is a leaf so that the cardnet simulator, which partners may run on
+// their own, needs none of the gateway's storage stack; package gateway
+// re-exports every name, so the gateway's code and its callers are
+// unchanged.
+package cardspec
 
 import (
 	"errors"
