@@ -1483,12 +1483,12 @@ type CreatePaymentJSONBody struct {
 	MerchantId       string  `json:"merchant_id"`
 	OutTradeNo       string  `json:"out_trade_no"`
 
-	// Visitor Deprecated name of visitor_id, accepted for a deprecation period; a request using it gets the headers "Deprecation: true" and a Warning naming visitor_id. Sending both with different values is 400.
+	// Visitor Deprecated name of visitor_id, accepted instead of it for a deprecation period; a request using it gets the headers "Deprecation: true" and a Warning naming visitor_id. Sending both with different values is 400.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	Visitor *string `json:"visitor,omitempty"`
 
-	// VisitorId The visitor who pays (required). visitor_id is the name of the visitor reference in every request body and query.
-	VisitorId *string `json:"visitor_id,omitempty"`
+	// VisitorId The visitor who pays. visitor_id is the name of the visitor reference in every request body and query.
+	VisitorId string `json:"visitor_id"`
 }
 
 // CreatePaymentParams defines parameters for CreatePayment.
