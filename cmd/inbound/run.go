@@ -320,6 +320,25 @@ func masterKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 	return vault.ParseKey(k)
 }
 
+// openKeyring opens the database and the keyring over it, for the keys
+// commands; the caller closes the database.
+func openKeyring(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.DB, *vault.Vault, error) {
+	mk, err := masterKey(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := openVault(ctx, cfg, d, mk)
+	if err != nil {
+		_ = d.Close()
+		return nil, nil, err
+	}
+	return d, v, nil
+}
+
 // openVault builds the keyring (mk from masterKey, then
 // INBOUND_MASTER_KEY_PREVIOUS) over the database's stored index key.
 func openVault(ctx context.Context, cfg config.Config, d *db.DB, mk []byte) (*vault.Vault, error) {
@@ -345,19 +364,11 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		fmt.Fprintln(stdout, vault.GenerateKey())
 		return nil
 	case "status":
-		mk, err := masterKey(cfg, log)
-		if err != nil {
-			return err
-		}
-		d, err := openDB(ctx, cfg, log)
+		d, v, err := openKeyring(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		v, err := openVault(ctx, cfg, d, mk)
-		if err != nil {
-			return err
-		}
 		sts, err := keys.Status(ctx, d)
 		if err != nil {
 			return err
@@ -373,19 +384,11 @@ func keysCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		mk, err := masterKey(cfg, log)
-		if err != nil {
-			return err
-		}
-		d, err := openDB(ctx, cfg, log)
+		d, v, err := openKeyring(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		v, err := openVault(ctx, cfg, d, mk)
-		if err != nil {
-			return err
-		}
 		fmt.Fprintf(stdout, "resealing under key %s\n", v.CurrentKeyID())
 		_, err = keys.Reseal(ctx, d, v, *batch, func(r keys.ColumnResult) {
 			fmt.Fprintf(stdout, "%s: %d resealed\n", r.Column.Name(), r.Resealed)

@@ -136,7 +136,7 @@ type store struct {
 // loadKey reads the HMAC key of the directory, making it on first use.
 func loadKey(dir string) ([]byte, error) {
 	path := filepath.Join(dir, keyFile)
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // a file of the simulator in its own data dir (operator-chosen -data)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		key := make([]byte, 32)
@@ -192,7 +192,7 @@ func writeAtomic(path string, data []byte) error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) //nolint:gosec // a file of the simulator in its own data dir (operator-chosen -data)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (e *Engine) openStore(dir string, every int) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cardnet: data dir: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.Chmod(dir, 0o700); err != nil { //nolint:gosec // a directory: 0700 is owner-only
 		return fmt.Errorf("cardnet: data dir: %w", err)
 	}
 	key, err := loadKey(dir)
@@ -218,7 +218,7 @@ func (e *Engine) openStore(dir string, every int) error {
 	for _, r := range testCards {
 		e.known[e.fingerprint(r.pan)] = r
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, snapshotFile)); err == nil {
+	if b, err := os.ReadFile(filepath.Join(dir, snapshotFile)); err == nil { //nolint:gosec // a file of the simulator in its own data dir (operator-chosen -data)
 		var s snapshot
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("cardnet: snapshot: %w", err)
@@ -236,7 +236,7 @@ func (e *Engine) openStore(dir string, every int) error {
 		return fmt.Errorf("cardnet: snapshot: %w", err)
 	}
 	jpath := filepath.Join(dir, journalFile)
-	if f, err := os.Open(jpath); err == nil {
+	if f, err := os.Open(jpath); err == nil { //nolint:gosec // a file of the simulator in its own data dir (operator-chosen -data)
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<16), 1<<24)
 		for sc.Scan() {
@@ -448,7 +448,7 @@ func (e *Engine) archivedDay(day string) []Line {
 	if _, err := time.Parse(time.DateOnly, day); err != nil {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(e.store.dir, "settlement-"+day+".json"))
+	b, err := os.ReadFile(filepath.Join(e.store.dir, "settlement-"+day+".json")) //nolint:gosec // a file of the simulator in its own data dir (operator-chosen -data)
 	if err != nil {
 		return nil
 	}

@@ -169,7 +169,7 @@ func (l *Locks) Lock(ctx context.Context, lockKey string) (*Guard, bool, error) 
 		return nil, false, err
 	}
 	g.stop, g.done = make(chan struct{}), make(chan struct{})
-	go g.keepAlive(l)
+	go g.keepAlive(l) //nolint:gosec // the keep-alive outlives no request: Release stops it; it must not die with a cancelled request context before Release
 	return g, true, nil
 }
 

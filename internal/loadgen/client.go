@@ -140,14 +140,14 @@ func (c *Client) do(ctx context.Context, op, method string, bases []string, toke
 	defer cancel()
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		base := bases[int(c.next.Add(1))%len(bases)]
+		base := bases[int(c.next.Add(1))%len(bases)] //nolint:gosec // round-robin index; wraps harmlessly
 		status, respBody, retryAfter, err := c.attempt(dctx, method, base+path, token, key, payload)
 		if err == nil && !retryable(status, respBody) {
 			c.Stats.Done(op, time.Since(start), status)
 			return Result{Status: status, Body: respBody}, nil
 		}
 		c.Stats.Retry(errorKind(status, err))
-		wait := backoff + mrand.N(backoff)
+		wait := backoff + mrand.N(backoff) //nolint:gosec // retry jitter, not a secret
 		if retryAfter > 0 {
 			wait = retryAfter
 		}

@@ -41,18 +41,18 @@ func (p *proc) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd := exec.Command(p.argv[0], p.argv[1:]...) //nolint:gosec // the tool starts its own processes (this binary, redis-server, postgres) with arguments it builds
 	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C of the tool does not reach it first,
 	// the tool stops it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cred}
 	if err := cmd.Start(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); f.Close(); close(done) }()
+	go func() { _ = cmd.Wait(); _ = f.Close(); close(done) }()
 	p.cmd, p.done = cmd, done
 	return nil
 }
@@ -216,7 +216,7 @@ func waitHTTP(ctx context.Context, url, token string, limit time.Duration) error
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -262,8 +262,8 @@ func (c *Cluster) startPostgres(ctx context.Context) error {
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		c.pgCred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chmod(c.o.Dir, 0o755); err != nil {
+		c.pgCred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)} //nolint:gosec // uid and gid of the local postgres user fit 32 bits
+		if err := os.Chmod(c.o.Dir, 0o755); err != nil {                   //nolint:gosec // a directory the postgres user must enter; it holds test data only
 			return err
 		}
 		if err := os.MkdirAll(c.pgData, 0o700); err != nil {
@@ -293,7 +293,7 @@ func (c *Cluster) pgOpts() string {
 }
 
 func (c *Cluster) pgCtl(ctx context.Context, argv ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // the tool starts its own processes with arguments it builds
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.pgCred}
 	cmd.Dir = c.o.Dir
 	out, err := cmd.CombinedOutput()
@@ -336,7 +336,7 @@ func waitTCP(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
