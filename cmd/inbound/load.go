@@ -215,14 +215,23 @@ func loadCardnet(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load cardnet", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	maxHang := fs.Duration("max-hang", cardnet.DefaultMaxHang, "longest a no-answer holds a request")
+	dataDir := fs.String("data", "", "directory that keeps messages and settlement across restarts (empty: memory only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// With a data dir a killed and restarted simulator keeps its settlement
+	// records, as a real network does, so reconciliation after a cardnet
+	// fault checks the gateway rather than the simulator's memory.
+	engine, err := cardnet.Open(cardnet.Config{MaxHang: *maxHang, Logger: log, DataDir: *dataDir})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = engine.Close() }()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return cardnet.Serve(ctx, ln, cardnet.NewHandler(cardnet.New(cardnet.Config{MaxHang: *maxHang, Logger: log})), 5*time.Second)
+	return cardnet.Serve(ctx, ln, cardnet.NewHandler(engine), 5*time.Second)
 }

@@ -153,7 +153,8 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 		return nil, err
 	}
 	c.CardnetURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	argv := append(append([]string{}, o.CardnetArgv...), "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-max-hang", "5s")
+	argv := append(append([]string{}, o.CardnetArgv...), "-addr", fmt.Sprintf("127.0.0.1:%d", port), "-max-hang", "5s",
+		"-data", filepath.Join(o.Dir, "cardnet-data"))
 	c.cardnet = &proc{name: "cardnet", argv: argv, env: os.Environ(), log: filepath.Join(o.Dir, "cardnet.log")}
 	if err := c.cardnet.start(); err != nil {
 		return nil, err
