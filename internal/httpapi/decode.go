@@ -82,15 +82,9 @@ func checkText(v reflect.Value, path string) error {
 			if !f.IsExported() {
 				continue
 			}
-			name := f.Name
-			if tag, ok := f.Tag.Lookup("json"); ok {
-				n, _, _ := strings.Cut(tag, ",")
-				if n == "-" {
-					continue
-				}
-				if n != "" {
-					name = n
-				}
+			name, ok := jsonName(f)
+			if !ok {
+				continue
 			}
 			p := join(path, name)
 			if f.Anonymous {
@@ -243,6 +237,23 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
+// jsonName is the JSON name encoding/json gives field f; false for a field
+// it skips (json:"-").
+func jsonName(f reflect.StructField) (string, bool) {
+	tag, ok := f.Tag.Lookup("json")
+	if !ok {
+		return f.Name, true
+	}
+	n, _, _ := strings.Cut(tag, ",")
+	if n == "-" {
+		return "", false
+	}
+	if n == "" {
+		return f.Name, true
+	}
+	return n, true
+}
+
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
@@ -250,15 +261,9 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if !f.IsExported() {
 			continue
 		}
-		name := f.Name
-		if tag, ok := f.Tag.Lookup("json"); ok {
-			n, _, _ := strings.Cut(tag, ",")
-			if n == "-" {
-				continue
-			}
-			if n != "" {
-				name = n
-			}
+		name, ok := jsonName(f)
+		if !ok {
+			continue
 		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct {
 			for k, v := range jsonFields(f.Type) {
