@@ -169,6 +169,16 @@ type ClientOptions struct {
 	// takes it over (default 2 min). It must exceed the connector timeout
 	// plus ReversalBudget, so Repair never races a live request.
 	RepairGrace time.Duration
+	// OwnerGrace is how long Repair leaves an Inquirable call in intent
+	// (a sale or refund whose answer was never recorded) to its owner,
+	// which settles it with Inquire within seconds (default 10 min); past
+	// it Repair reverses the call as any other, so nothing stands that
+	// nobody will book.
+	OwnerGrace time.Duration
+	// InquiryWindow is how long after a call was made an unanswered
+	// Inquire leaves it in intent to be asked again (default 30 s); past
+	// it the call is reversed.
+	InquiryWindow time.Duration
 	// RepairBatch is how many calls one Repair claims (default 50).
 	RepairBatch int
 	// BreakerThreshold is the number of consecutive calls without answer
@@ -213,6 +223,12 @@ func NewClient(d *db.DB, v *vault.Vault, conn Connector, o ClientOptions) (*Clie
 	}
 	if o.RepairGrace <= 0 {
 		o.RepairGrace = 2 * time.Minute
+	}
+	if o.OwnerGrace <= 0 {
+		o.OwnerGrace = 10 * time.Minute
+	}
+	if o.InquiryWindow <= 0 {
+		o.InquiryWindow = 30 * time.Second
 	}
 	if o.RepairBatch <= 0 {
 		o.RepairBatch = 50
@@ -440,6 +456,13 @@ func (c *Client) exchange(ctx context.Context, row callRow, src source, cvc stri
 // send sends the message of a call already recorded in state intent and
 // records what came back.
 func (c *Client) send(ctx context.Context, row callRow, n Network, src source, cvc string, auth *Authentication, apply Apply) (Call, error) {
+	res, sendErr := c.transmit(ctx, row, n, src, cvc, auth)
+	return c.record(ctx, row, n, res, sendErr, auth, apply)
+}
+
+// transmit sends the message of a call and feeds the metrics and the
+// circuit breaker with what came back.
+func (c *Client) transmit(ctx context.Context, row callRow, n Network, src source, cvc string, auth *Authentication) (Result, error) {
 	start := time.Now()
 	res, sendErr := c.message(ctx, row, src, cvc, auth)
 	c.metrics.observe(n, CallKind(row.Kind), codeLabel(res, sendErr), time.Since(start))
@@ -449,7 +472,13 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 	default:
 		c.breaker.failure(n)
 	}
+	return res, sendErr
+}
 
+// record records the answer (or the lack of one) to a call in state
+// intent, with apply in the same transaction, and reverses a call left
+// without answer.
+func (c *Client) record(ctx context.Context, row callRow, n Network, res Result, sendErr error, auth *Authentication, apply Apply) (Call, error) {
 	out := row
 	switch {
 	case sendErr == nil && res.Approved():
@@ -480,18 +509,23 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 	// meanwhile: the network has acted on the message.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var final Call
+	var (
+		final    Call
+		applyErr error
+	)
 	recErr := c.store.transact(rctx, func(tx *db.Tx) error {
+		applyErr = nil
 		cur, err := c.store.callForUpdate(tx, row.ID)
 		if err != nil {
 			return err
 		}
 		if cur.State != string(StateIntent) {
 			// Repair took the call over (this request outlived the grace
-			// period) and is reversing it: whatever the network said no
-			// longer stands.
+			// period) and is reversing it, or an inquiry recorded the
+			// answer first: the stored state stands.
 			final = toCall(cur)
-			return runApply(apply, tx, final)
+			applyErr = runApply(apply, tx, final)
+			return applyErr
 		}
 		if err := c.store.saveCall(tx, out); err != nil {
 			return err
@@ -500,7 +534,8 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 		if sendErr == nil {
 			final.Answer = &res
 		}
-		return runApply(apply, tx, final)
+		applyErr = runApply(apply, tx, final)
+		return applyErr
 	})
 	if recErr != nil {
 		// A failed COMMIT may still have committed (the connection can drop
@@ -519,7 +554,15 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 	if recErr != nil {
 		c.log.Error("network call outcome not recorded", "call", row.ID, "network", n.String(), "kind", row.Kind,
 			"stan", row.STAN, "rrn", row.RRN, "state", out.State, "err", recErr)
-		if out.State == string(StateApproved) || out.State == string(StateUnknown) {
+		switch {
+		case out.State == string(StateApproved) && Inquirable(toCall(row)) && !refused(applyErr):
+			// The database failed, not the caller: the call stays in
+			// intent, and its owner (the request's retry, or its recovery
+			// job) asks the network again with Inquire and records the
+			// approval then, rather than undoing what the cardholder asked
+			// for.
+			c.log.Warn("approved network call left for inquiry", "call", row.ID, "kind", row.Kind)
+		case out.State == string(StateApproved) || out.State == string(StateUnknown):
 			// Nothing may stand that the caller did not record: take it back
 			// now rather than at the next Repair.
 			_, _ = c.reverse(rctx, row.ID)
@@ -547,6 +590,13 @@ func (c *Client) send(ctx context.Context, row callRow, n Network, src source, c
 		de.Message = res.Message
 	}
 	return final, err
+}
+
+// refused reports whether the caller's Apply turned an outcome down (a
+// load already settled, an account closed) rather than failing because
+// the database did: a refused approval must be reversed at once.
+func refused(applyErr error) bool {
+	return applyErr != nil && !db.Unavailable(applyErr)
 }
 
 func runApply(apply Apply, tx *db.Tx, c Call) error {

@@ -155,11 +155,13 @@ func (c *Client) reverse(ctx context.Context, callID string) (Call, error) {
 // once (calls are claimed with SKIP LOCKED and leased for a grace period)
 // and again after a crash (a reversal always reuses its STAN and RRN). It
 // returns how many calls it reversed. Approved calls are left alone: what
-// they paid for is their owner's to finish (see CallsByReference).
+// they paid for is their owner's to finish (see CallsByReference); so are,
+// for OwnerGrace, sales and refunds in intent, which their owner settles
+// with Inquire (a capture approved but not recorded is booked, not undone).
 func (c *Client) Repair(ctx context.Context, now time.Time) (int, error) {
 	var claimed []callRow
 	err := c.store.transact(ctx, func(tx *db.Tx) error {
-		rows, err := c.store.staleCalls(tx, now.Add(-c.opts.RepairGrace), c.opts.RepairBatch)
+		rows, err := c.store.staleCalls(tx, now.Add(-c.opts.RepairGrace), now.Add(-max(c.opts.OwnerGrace, c.opts.RepairGrace)), c.opts.RepairBatch)
 		if err != nil {
 			return err
 		}
@@ -197,4 +199,32 @@ func (c *Client) Repair(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return reversed, nil
+}
+
+// RepairLag is the age of the oldest call Repair has yet to take, counted
+// from when it became due (its last touch plus RepairGrace, or OwnerGrace
+// for an Inquirable call in intent); 0 when none is due. It is the
+// network.repair job's inbound_job_lag_seconds.
+func (c *Client) RepairLag(ctx context.Context, now time.Time) (time.Duration, error) {
+	var lag time.Duration
+	for _, owned := range []bool{false, true} {
+		touched, err := c.store.oldestTouch(ctx, owned)
+		if err != nil {
+			return 0, err
+		}
+		if touched == nil {
+			continue
+		}
+		grace := c.opts.RepairGrace
+		if owned {
+			grace = max(c.opts.OwnerGrace, c.opts.RepairGrace)
+		}
+		lag = max(lag, now.Sub(touched.Add(grace)))
+	}
+	return lag, nil
+}
+
+// RepairLag is the client's RepairLag.
+func (b *Binder) RepairLag(ctx context.Context, now time.Time) (time.Duration, error) {
+	return b.client.RepairLag(ctx, now)
 }

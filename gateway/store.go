@@ -286,14 +286,39 @@ func (s store) callsByReference(ctx context.Context, ref string) ([]callRow, err
 
 // staleCalls claims, with SKIP LOCKED, up to limit calls (reversals
 // excluded) whose outcome is not known and that were last touched before
-// cutoff.
-func (s store) staleCalls(tx *db.Tx, cutoff time.Time, limit int) ([]callRow, error) {
+// cutoff; Inquirable calls in intent (sales and refunds never challenged)
+// only once last touched before ownerCutoff.
+func (s store) staleCalls(tx *db.Tx, cutoff, ownerCutoff time.Time, limit int) ([]callRow, error) {
 	var rows []callRow
 	q := tx.Where("state IN ? AND kind <> ? AND updated_at < ?",
 		[]string{string(StateIntent), string(StateUnknown)}, string(KindReversal), cutoff.UTC()).
+		Where("NOT (state = ? AND kind IN ? AND challenge_id = '' AND otp_attempts = 0 AND updated_at >= ?)",
+			string(StateIntent), []string{string(KindSale), string(KindRefund)}, ownerCutoff.UTC()).
 		Order("updated_at").Limit(limit)
 	if err := s.db.ForUpdateSkipLocked(q).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("gateway: stale network calls: %w", err)
 	}
 	return rows, nil
+}
+
+// oldestTouch is when the least recently touched open call was last
+// touched: among the Inquirable calls in intent (owned), or among the
+// others; nil when there is none.
+func (s store) oldestTouch(ctx context.Context, owned bool) (*time.Time, error) {
+	cond := "state = ? AND kind IN ? AND challenge_id = '' AND otp_attempts = 0"
+	if !owned {
+		cond = "NOT (" + cond + ")"
+	}
+	var rows []callRow
+	err := s.db.WithContext(ctx).Where("state IN ? AND kind <> ?",
+		[]string{string(StateIntent), string(StateUnknown)}, string(KindReversal)).
+		Where(cond, string(StateIntent), []string{string(KindSale), string(KindRefund)}).
+		Order("updated_at").Limit(1).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("gateway: oldest open network call: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0].UpdatedAt, nil
 }

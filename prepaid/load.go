@@ -168,6 +168,7 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 	}
 	s.log.InfoContext(ctx, "load started", "load", row.ID, "visitor", visitorID, "card", cardID,
 		"charged", q.Card().String(), "credited", q.Credited().String())
+	defer s.keepLeased(&loadRow{}, row.ID)()
 
 	var out Load
 	applied := false
@@ -190,6 +191,7 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 // never both credited and reversed.
 func (s *Service) settleRetried(ctx context.Context, loadID string) (Load, error) {
 	s.log.InfoContext(ctx, "retry of an interrupted load; settling it", "load", loadID)
+	defer s.keepLeased(&loadRow{}, loadID)()
 	l, err := s.settleLoad(context.WithoutCancel(ctx), loadID, true)
 	if err != nil {
 		s.log.ErrorContext(ctx, "interrupted load left to recovery", "load", loadID, "err", err)

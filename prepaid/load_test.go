@@ -3,6 +3,8 @@ package prepaid_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -350,6 +352,21 @@ func (n crashingNetwork) Sale(ctx context.Context, cardID, ref string, amount mo
 	case "apply_fails":
 		// The credit's commit failed: the gateway reverses the capture.
 		return n.Network.Sale(ctx, cardID, ref, amount, func(*db.Tx, gateway.Call) error { return errors.New("disk full") })
+	case "after_answer":
+		// The network approved; the process died inside the transaction
+		// that records the answer, so it rolled back: the call is still in
+		// intent and only the network knows it was captured.
+		_, _ = n.Network.Sale(ctx, cardID, ref, amount, func(*db.Tx, gateway.Call) error { panic(errKilled) })
+		panic(errKilled)
+	case "db_fails_at_commit":
+		// The network approved; the database dropped the connection as
+		// the answer was being recorded, and is back a moment later.
+		return n.Network.Sale(ctx, cardID, ref, amount, func(tx *db.Tx, c gateway.Call) error {
+			if c.State == gateway.StateApproved && c.Answer != nil {
+				return fmt.Errorf("%w: connection reset by peer", db.ErrUnavailable)
+			}
+			return apply(tx, c)
+		})
 	}
 	return n.Network.Sale(ctx, cardID, ref, amount, apply)
 }
@@ -368,6 +385,12 @@ func TestCrashRecovery(t *testing.T) {
 		{"before_send", prepaid.LoadFailed, cny("0.00"), false},
 		{"after_capture", prepaid.LoadSucceeded, cny("970.00"), false},
 		{"apply_fails", prepaid.LoadFailed, cny("0.00"), true},
+		// Approved but unrecorded: Recover asks the network again and
+		// credits the capture instead of reversing it.
+		{"after_answer", prepaid.LoadSucceeded, cny("970.00"), false},
+		// The database failed while recording an approval: the request
+		// asks the network again itself and credits the load.
+		{"db_fails_at_commit", prepaid.LoadSucceeded, cny("970.00"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -462,6 +485,10 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 	}{
 		{"before_send", prepaid.LoadFailed, cny("0.00")},
 		{"after_capture", prepaid.LoadSucceeded, cny("970.00")},
+		// The network approved, the process died before the answer was
+		// recorded: the retry asks the network, which replays its
+		// approval, and credits the load (not 402 issuer_unavailable).
+		{"after_answer", prepaid.LoadSucceeded, cny("970.00")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -469,7 +496,7 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 				e := newEnv(t, b, envOptions{network: func(n prepaid.Network) prepaid.Network {
 					return crashingNetwork{Network: n, mode: tt.mode}
 				}})
-				ctx := idempotency.WithRequestKey(context.Background(), e.partner, "load-1")
+				ctx := idempotency.WithRequestKey(context.Background(), e.partner, "load-"+tt.mode)
 				v := e.visitor(t)
 				c := e.card(t, v, freshPAN())
 				q := e.quote(t, v, c, "1000.00", "CNY")
@@ -514,6 +541,13 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 				}
 				if settled > 1 {
 					t.Fatalf("recover settled %d", settled)
+				}
+				wantEvent, otherEvent := prepaid.EventLoadFailed, prepaid.EventLoadSucceeded
+				if tt.wantStatus == prepaid.LoadSucceeded {
+					wantEvent, otherEvent = otherEvent, wantEvent
+				}
+				if got := e.events.types(l.ID); !slices.Contains(got, wantEvent) || slices.Contains(got, otherEvent) {
+					t.Fatalf("events of %s: %v, want %s", l.ID, got, wantEvent)
 				}
 				// A second retry answers the same.
 				if l2, _ := svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); l2.ID != l.ID || l2.Status != l.Status {

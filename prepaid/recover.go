@@ -20,6 +20,14 @@ import (
 //   - an approved call with no reversal: the network captured (or
 //     refunded) and only the ledger is missing: it is posted now under
 //     the same reference, so a post that did happen is a replay;
+//   - a sale or refund in intent (the process died, or the database
+//     failed, between the network's answer and its record) and never
+//     reversed: the network is asked again (gateway Inquire, the same
+//     message under the same STAN and RRN, answered as a repeat); its
+//     answer is recorded and the load or unload settled from it, so an
+//     approved capture is credited (load.succeeded) and an approved
+//     refund booked. Unanswered, it stays pending for the gateway's
+//     InquiryWindow, then the call is reversed;
 //   - an approved call with a reversal, or one in intent or unknown: it is
 //     reversed (again: a reversal reuses its STAN and RRN) and the load
 //     fails; if the network does not acknowledge, the row stays for the
@@ -29,9 +37,10 @@ import (
 //     (authentication_required), freeing its limit room.
 //
 // It takes rows untouched for Grace, leasing them, so it is safe on every
-// replica at once and never races a live request. Register it as a
-// periodic job (every minute) and run it once at start-up, after the
-// gateway's Repair. It returns how many rows it settled.
+// replica at once and never races a live request (which renews the lease
+// while it runs, see keepLeased). Register it as a periodic job (every few
+// seconds: a row is due Grace after its request died) after the gateway's
+// Repair. It returns how many rows it settled.
 func (s *Service) Recover(ctx context.Context, now time.Time) (int, error) {
 	loads, err := s.st.claimStaleLoads(ctx, now.Add(-s.d.Grace), now.Add(-s.d.ActionTTL), s.now(), s.d.Batch)
 	if err != nil {
@@ -111,6 +120,12 @@ func (s *Service) settleLoad(ctx context.Context, loadID string, inline bool) (L
 	switch {
 	case call == nil:
 		return s.finishLoad(ctx, loadID, nil, gateway.DeclineIssuerUnavailable)
+	case s.inquire(call, hasReversal):
+		if err := s.inquireCall(ctx, loadID, call); err != nil {
+			return r.load(), err
+		}
+		// The network's answer is recorded now: settle from it.
+		return s.settleLoad(ctx, loadID, inline)
 	case call.State == gateway.StateApproved && !hasReversal:
 		l, err := s.finishLoad(ctx, loadID, call, "")
 		if err == nil {
@@ -129,6 +144,29 @@ func (s *Service) settleLoad(ctx context.Context, loadID string, inline bool) (L
 		return s.finishLoad(ctx, loadID, nil, gateway.DeclineAuthenticationRequired)
 	}
 	return s.finishLoad(ctx, loadID, nil, declineOf(*call))
+}
+
+// inquire reports whether call is a sale or refund whose answer was
+// never recorded and that was never reversed: the network is asked again
+// for its answer (Inquire) rather than the call reversed, so that a
+// capture approved just before a crash or a database failure is credited.
+func (s *Service) inquire(call *gateway.Call, hasReversal bool) bool {
+	return call.State == gateway.StateIntent && !hasReversal && gateway.Inquirable(*call)
+}
+
+// inquireCall asks the network for the answer to the call of a load or
+// unload and records it. An error leaves the call in intent (the network
+// did not answer yet, or the database failed again): the load or unload
+// stays pending for the next retry or Recover.
+func (s *Service) inquireCall(ctx context.Context, ref string, call *gateway.Call) error {
+	c, err := s.d.Network.Inquire(ctx, call.ID, nil)
+	if err == nil || (c.State != gateway.StateIntent && !errors.Is(err, gateway.ErrInquiryUnanswered) &&
+		!errors.Is(err, gateway.ErrNotRecorded)) {
+		// Recorded (a decline is an answer too).
+		s.log.InfoContext(ctx, "network inquiry answered", "reference", ref, "call", call.ID, "state", string(c.State))
+		return nil
+	}
+	return fmt.Errorf("prepaid: %s: inquiry of %s: %w", ref, call.ID, err)
 }
 
 // finishLoad credits the load for an approved call, or fails it with

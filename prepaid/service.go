@@ -63,6 +63,7 @@ type Network interface {
 	Authenticate(ctx context.Context, callID, otp string, apply gateway.Apply) (gateway.Call, error)
 	Refund(ctx context.Context, cardID, reference string, amount money.Amount, originalCallID string, apply gateway.Apply) (gateway.Call, error)
 	Reverse(ctx context.Context, callID string) (gateway.Call, error)
+	Inquire(ctx context.Context, callID string, apply gateway.Apply) (gateway.Call, error)
 	CallsByReference(ctx context.Context, reference string) ([]gateway.Call, error)
 }
 
@@ -110,11 +111,12 @@ type Deps struct {
 	Limits Limits
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Grace is how old a pending load or unload must be before Recover
-	// takes it over (default 5 min). It must exceed the network timeout
-	// plus the gateway's reversal budget, so Recover never races a live
-	// request (and the gateway's RepairGrace, so an unknown call has been
-	// reversed by then).
+	// Grace is how long a pending load or unload must have gone without
+	// a renewal of its lease before Recover takes it over (default 10 s).
+	// The request working on it renews the lease every third of Grace
+	// while it runs (keepLeased), so Recover never takes over a live
+	// request however long its network call lasts, and settles the work
+	// of a request whose process died within seconds.
 	Grace time.Duration
 	// ActionTTL is how long a requires_action load waits for its OTP
 	// before Recover fails it and frees its limit room (default 30 min).
@@ -123,6 +125,9 @@ type Deps struct {
 	// (default 50).
 	Batch int
 }
+
+// DefaultGrace is Deps.Grace when none is given.
+const DefaultGrace = 10 * time.Second
 
 // Service runs loads, unloads, the account view and statement, and the
 // recovery and expiry jobs of prepaid accounts.
@@ -151,7 +156,7 @@ func NewService(d Deps) (*Service, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Grace <= 0 {
-		d.Grace = 5 * time.Minute
+		d.Grace = DefaultGrace
 	}
 	if d.ActionTTL <= 0 {
 		d.ActionTTL = 30 * time.Minute

@@ -184,7 +184,10 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 					continue
 				}
 				s.log.InfoContext(ctx, "retry of an interrupted unload; settling it", "unload", r.ID)
-				if _, err := s.settleUnload(context.WithoutCancel(ctx), r.ID); err != nil {
+				stop := s.keepLeased(&unloadRow{}, r.ID)
+				_, err := s.settleUnload(context.WithoutCancel(ctx), r.ID)
+				stop()
+				if err != nil {
 					s.log.ErrorContext(ctx, "interrupted unload left to recovery", "unload", r.ID, "err", err)
 					return Unload{}, fmt.Errorf("%w: unload %s: %w", ErrUnresolved, r.ID, err)
 				}
@@ -245,6 +248,11 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 // reserved for it and the cards have room. The answer is read back from
 // the rows, as a retry would read it.
 func (s *Service) sendUnloads(ctx context.Context, parts []unloadPart) (Unload, error) {
+	ids := make([]string, len(parts))
+	for i, p := range parts {
+		ids[i] = p.row.ID
+	}
+	defer s.keepLeased(&unloadRow{}, ids...)()
 	for i, p := range parts {
 		if i == 1 {
 			// Money has moved for the first part: a client that hangs up
@@ -756,6 +764,11 @@ func (s *Service) settleUnload(ctx context.Context, id string) (Unload, error) {
 	switch {
 	case call == nil:
 		return s.finishUnload(ctx, id, nil, gateway.DeclineIssuerUnavailable)
+	case s.inquire(call, hasReversal):
+		if err := s.inquireCall(ctx, id, call); err != nil {
+			return r.unload(), err
+		}
+		return s.settleUnload(ctx, id)
 	case call.State == gateway.StateApproved && !hasReversal:
 		u, err := s.finishUnload(ctx, id, call, "")
 		if err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/prepaid"
@@ -278,9 +279,15 @@ func TestLimitProfileCheck(t *testing.T) {
 type crashingRefunds struct {
 	prepaid.Network
 	afterSend bool
+	// afterAnswer: the network approved the refund and the process died
+	// inside the transaction recording the answer (the call stays intent).
+	afterAnswer bool
 }
 
 func (n crashingRefunds) Refund(ctx context.Context, cardID, ref string, amount money.Amount, orig string, _ gateway.Apply) (gateway.Call, error) {
+	if n.afterAnswer {
+		_, _ = n.Network.Refund(ctx, cardID, ref, amount, orig, func(*db.Tx, gateway.Call) error { panic(errKilled) })
+	}
 	if n.afterSend {
 		if _, err := n.Network.Refund(ctx, cardID, ref, amount, orig, nil); err != nil {
 			return gateway.Call{}, err
@@ -296,11 +303,15 @@ func TestUnloadCrashRecovery(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
 		afterSend   bool
+		afterAnswer bool
 		wantStatus  prepaid.Status
 		wantBalance money.Amount
 	}{
-		{"before refund", false, prepaid.Active, cny("485.00")},
-		{"after refund", true, prepaid.Closed, cny("0.00")},
+		{"before refund", false, false, prepaid.Active, cny("485.00")},
+		{"after refund", true, false, prepaid.Closed, cny("0.00")},
+		// Refunded at the network, answer never recorded: Recover asks the
+		// network again and books the unload rather than reversing it.
+		{"approved but unrecorded", false, true, prepaid.Closed, cny("0.00")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			testenv.Each(t, func(t *testing.T, b testenv.Backend) {
@@ -310,7 +321,7 @@ func TestUnloadCrashRecovery(t *testing.T) {
 				c := e.card(t, v, freshPAN())
 				e.load(t, v, c, "500.00")
 				crashing := e.deps
-				crashing.Network = crashingRefunds{Network: e.client, afterSend: tt.afterSend}
+				crashing.Network = crashingRefunds{Network: e.client, afterSend: tt.afterSend, afterAnswer: tt.afterAnswer}
 				svc := e.service(t, crashing)
 				func() {
 					defer func() {

@@ -646,26 +646,33 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}})
 
+	// network.repair is registered before prepaid.recover: in a tick where
+	// both are due, the runner runs them in this order, so the calls left
+	// without answer are reversed before the loads and unloads are settled
+	// from them. (The sales and refunds that recovery settles by asking the
+	// network again are left to it by repair.)
 	runner.Register(jobs.Job{Name: "network.repair", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
 		n, err := svc.Cards.Repair(ctx, now)
 		if n > 0 {
 			log.InfoContext(ctx, "repaired network calls", "count", n)
 		}
 		return err
-	}})
+	}, Lag: svc.Cards.RepairLag})
 
 	runner.Register(jobs.Job{Name: "ledger.expire_holds", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
 		_, err := svc.Ledger.ExpireHolds(ctx, now)
 		return err
 	}})
 
-	runner.Register(jobs.Job{Name: "prepaid.recover", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
+	// Every job interval: a load or unload whose request died is settled
+	// within seconds of its lease lapsing (prepaid.DefaultGrace).
+	runner.Register(jobs.Job{Name: "prepaid.recover", Every: cfg.JobInterval, Run: func(ctx context.Context, now time.Time) error {
 		n, err := svc.Prepaid.Recover(ctx, now)
 		if n > 0 {
 			log.InfoContext(ctx, "recovered loads and unloads", "count", n)
 		}
 		return err
-	}})
+	}, Lag: svc.Prepaid.RecoveryLag})
 	// A newly loaded sanctions list is applied to every active visitor: the
 	// job screens again those last screened against another list version.
 	runner.Register(jobs.Job{Name: "sanctions.rescreen", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
