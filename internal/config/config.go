@@ -74,7 +74,7 @@ func Defaults() Config {
 		AccountValid: 2160 * time.Hour,
 		Retention:    43800 * time.Hour,
 		JobInterval:  5 * time.Second,
-		JobLease:     15 * time.Second,
+		JobLease:     5 * time.Second,
 		// A crashed request blocks its retries at most this long.
 		IdempotencyLockTTL: 10 * time.Second,
 		RateLimit:          100,

@@ -32,6 +32,8 @@ type Job struct {
 // implements it.
 type Leaser interface {
 	Ensure(ctx context.Context, name string, now time.Time) error
+	// Claim takes the lease of a due job that nobody holds, or that owner
+	// holds already.
 	Claim(ctx context.Context, name, owner string, now, leaseUntil time.Time) (bool, error)
 	// Renew extends the lease if owner still holds it.
 	Renew(ctx context.Context, name, owner string, leaseUntil time.Time) (bool, error)
@@ -49,11 +51,12 @@ type Runner struct {
 
 	mu      sync.Mutex
 	jobs    []Job
+	running map[string]bool // jobs this runner is running now
 	metrics *metrics
 }
 
 // NewRunner returns a runner polling every tick. A run holds a lease of
-// lease (default 15 s) that is renewed every third of it while the job
+// lease (default 5 s) that is renewed every third of it while the job
 // runs, so a long run keeps its job, and the job of a replica that died
 // (or cannot record its completion) is taken over within lease.
 func NewRunner(l Leaser, tick, lease time.Duration, log *slog.Logger) *Runner {
@@ -67,7 +70,7 @@ func NewRunner(l Leaser, tick, lease time.Duration, log *slog.Logger) *Runner {
 }
 
 // DefaultLease is the job lease when none is configured.
-const DefaultLease = 15 * time.Second
+const DefaultLease = 5 * time.Second
 
 // Register adds a job.
 func (r *Runner) Register(j Job) {
@@ -88,14 +91,19 @@ func (r *Runner) RunDue(ctx context.Context) ([]string, error) {
 		if err := r.leaser.Ensure(ctx, j.Name, now); err != nil {
 			return ran, err
 		}
-		ok, err := r.leaser.Claim(ctx, j.Name, r.owner, now, now.Add(r.lease))
-		if err != nil {
-			return ran, err
+		if !r.begin(j.Name) {
+			continue // RunDue called concurrently: the other call runs it
 		}
-		if !ok {
+		ok, err := r.leaser.Claim(ctx, j.Name, r.owner, now, now.Add(r.lease))
+		if err != nil || !ok {
+			r.end(j.Name)
+			if err != nil {
+				return ran, err
+			}
 			continue
 		}
 		runErr := r.runLeased(ctx, j, now)
+		r.end(j.Name)
 		if runErr != nil {
 			r.log.ErrorContext(ctx, "job failed", "job", j.Name, "err", runErr)
 		}
@@ -107,6 +115,28 @@ func (r *Runner) RunDue(ctx context.Context) ([]string, error) {
 		ran = append(ran, j.Name)
 	}
 	return ran, nil
+}
+
+// begin marks a job as running on this runner, false if it already is:
+// a runner may claim its own lease again (Leaser.Claim), so it must not
+// start a job it is running.
+func (r *Runner) begin(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[name] {
+		return false
+	}
+	if r.running == nil {
+		r.running = map[string]bool{}
+	}
+	r.running[name] = true
+	return true
+}
+
+func (r *Runner) end(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.running, name)
 }
 
 // runLeased runs j while renewing its lease every third of the lease. If

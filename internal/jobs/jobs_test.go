@@ -195,3 +195,52 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no single series %s", name)
 	return 0
 }
+
+// failOnce fails the first Complete, as when the database restarts at the
+// end of a run.
+type failOnce struct {
+	*jobs.Store
+	failed atomic.Bool
+}
+
+func (f *failOnce) Complete(ctx context.Context, name, owner string, now, next time.Time, runErr error) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("server closed the connection")
+	}
+	return f.Store.Complete(ctx, name, owner, now, next, runErr)
+}
+
+// A run that could not record its completion (the database restarting)
+// leaves its lease; its own runner runs the job again on its next tick,
+// without waiting for that lease to lapse, while another replica still
+// respects it.
+func TestOwnerReclaimsItsUnrecordedRun(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		var runs atomic.Int64
+		job := jobs.Job{Name: "release", Every: time.Hour, Run: func(context.Context, time.Time) error {
+			runs.Add(1)
+			return nil
+		}}
+		const lease = time.Hour
+		owner := jobs.NewRunner(&failOnce{Store: jobs.NewStore(b.DB)}, time.Second, lease, quiet)
+		owner.Register(job)
+		other := jobs.NewRunner(jobs.NewStore(b.DB), time.Second, lease, quiet)
+		other.Register(job)
+		if _, err := owner.RunDue(context.Background()); err == nil {
+			t.Fatal("the failed completion is not reported")
+		}
+		if ran, err := other.RunDue(context.Background()); err != nil || len(ran) != 0 {
+			t.Fatalf("another replica ignored the lease: %v %v", ran, err)
+		}
+		if ran, err := owner.RunDue(context.Background()); err != nil || len(ran) != 1 {
+			t.Fatalf("owner did not run its job again: %v %v", ran, err)
+		}
+		if runs.Load() != 2 {
+			t.Fatalf("runs %d", runs.Load())
+		}
+		n, err := jobs.NewStore(b.DB).Runs(context.Background(), "release")
+		if err != nil || n != 1 {
+			t.Fatalf("recorded runs %d %v", n, err)
+		}
+	})
+}

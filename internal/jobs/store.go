@@ -39,15 +39,18 @@ func (s *Store) Ensure(ctx context.Context, name string, now time.Time) error {
 	return nil
 }
 
-// Claim takes the lease of a due, unleased job. On PostgreSQL the row is
-// selected FOR UPDATE SKIP LOCKED, so a replica never waits on another's
-// claim; the conditional UPDATE makes the claim atomic on both engines.
+// Claim takes the lease of a due job that is unleased or whose lease owner
+// already holds (a run of its own that could not record its completion,
+// the database restarting: it need not wait for its own lease to lapse).
+// On PostgreSQL the row is selected FOR UPDATE SKIP LOCKED, so a replica
+// never waits on another's claim; the conditional UPDATE makes the claim
+// atomic on both engines.
 func (s *Store) Claim(ctx context.Context, name, owner string, now, leaseUntil time.Time) (bool, error) {
 	claimed := false
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		var r row
 		q := s.db.ForUpdateSkipLocked(tx).
-			Where("name = ? AND next_run_at <= ? AND (lease_until IS NULL OR lease_until < ?)", name, now, now).
+			Where("name = ? AND next_run_at <= ? AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)", name, now, now, owner).
 			Limit(1).Find(&r)
 		if q.Error != nil {
 			return q.Error
@@ -56,7 +59,7 @@ func (s *Store) Claim(ctx context.Context, name, owner string, now, leaseUntil t
 			return nil
 		}
 		res := tx.Model(&row{}).
-			Where("name = ? AND (lease_until IS NULL OR lease_until < ?)", name, now).
+			Where("name = ? AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)", name, now, owner).
 			Updates(map[string]any{"lease_owner": owner, "lease_until": leaseUntil})
 		if res.Error != nil {
 			return res.Error

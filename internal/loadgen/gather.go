@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ledgerAccount is GET /admin/v1/ledger/accounts/{code}.
@@ -40,7 +41,8 @@ func FeesBalance(ctx context.Context, c *Client) (int64, error) {
 // Gather reads the server's side of every journaled object through the
 // partner and admin APIs, with a few requests in parallel.
 func Gather(ctx context.Context, c *Client, visitors, merchants []string, effects []Effect, feesBefore int64) (ServerState, error) {
-	s := ServerState{Visitors: map[string]VisitorState{}, Payments: map[string]PaymentState{}, Merchants: map[string]int64{}}
+	s := ServerState{Visitors: map[string]VisitorState{}, Payments: map[string]PaymentState{}, Merchants: map[string]int64{},
+		GatheredAt: time.Now()}
 	var mu sync.Mutex
 	var firstErr error
 	fail := func(err error) {
@@ -94,11 +96,15 @@ func Gather(ctx context.Context, c *Client, visitors, merchants []string, effect
 			var p struct {
 				Status                     string
 				Amount, Refunded, Released moneyJSON
+				AutoReleaseAt              string `json:"auto_release_at"`
+				ReleasedAt                 string `json:"released_at"`
 			}
 			if err := getJSON(ctx, c, false, "/v1/payments/"+e.ID, &p); err != nil {
 				return err
 			}
 			ps := PaymentState{VisitorID: e.VisitorID, Status: p.Status}
+			ps.AutoReleaseAt, _ = time.Parse(time.RFC3339, p.AutoReleaseAt)
+			ps.ReleasedAt, _ = time.Parse(time.RFC3339, p.ReleasedAt)
 			var err error
 			for _, f := range []struct {
 				dst *int64

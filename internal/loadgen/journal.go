@@ -41,6 +41,10 @@ type Effect struct {
 	Amount int64 `json:"amount"`
 	// Fee is the load fee (CNY) the gateway kept, for loads.
 	Fee int64 `json:"fee,omitempty"`
+	// AutoRelease marks a payment made with a short auto_release_after
+	// (AutoReleaseAfter) that no client settles: the server's job
+	// releases it, and the verdict checks how late.
+	AutoRelease bool `json:"auto_release,omitempty"`
 }
 
 // Journal is the client-side record of every acknowledged effect. It is

@@ -191,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	check("reconciliation", VReconciliation)
 	check("unresolved", VUnresolved)
 	check("server_read", VServerUnread)
+	check("auto_release", VReleaseLate)
 	if state.JobLag != nil {
 		check("job_lag", VJobLag)
 	}

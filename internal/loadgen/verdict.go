@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Tx is one movement of a visitor's account as GET
@@ -33,6 +34,9 @@ type PaymentState struct {
 	Released  int64
 	// Escrow is the posted balance of the payment's escrow ledger account.
 	Escrow int64
+	// AutoReleaseAt and ReleasedAt are the payment's times (zero when
+	// absent), to the second.
+	AutoReleaseAt, ReleasedAt time.Time
 }
 
 // ServerState is the server's side of the comparison, gathered after the
@@ -53,6 +57,8 @@ type ServerState struct {
 	// JobLag is the largest inbound_job_lag_seconds, nil when the metric
 	// does not exist.
 	JobLag *float64
+	// GatheredAt is when reading the server began.
+	GatheredAt time.Time
 }
 
 // Violation is one broken promise.
@@ -73,11 +79,17 @@ const (
 	VLedgerVerify    = "ledger_verify"
 	VUnresolved      = "unresolved_requests"
 	VJobLag          = "job_lag"
+	VReleaseLate     = "release_late"
 	VServerUnread    = "server_state_unreadable"
 )
 
 // MaxJobLag is the largest job lag (seconds) the verdict accepts.
 const MaxJobLag = 120.0
+
+// MaxReleaseLate is how long after its auto_release_at a payment may
+// still be held (the target, 10 s, plus the second the API's
+// times are rounded to).
+const MaxReleaseLate = 11 * time.Second
 
 // refPrefix maps journal effects to the ledger reference of their posting
 // on the visitor's account.
@@ -128,6 +140,14 @@ func Verify(visitors []string, effects []Effect, s ServerState, unresolved int) 
 				add(VMissingEffect, "payment %s: not on the server", e.ID)
 			case p.Amount != e.Amount:
 				add(VAmountMismatch, "payment %s: server amount %s, acknowledged %s", e.ID, fen(p.Amount), fen(e.Amount))
+			case e.AutoRelease:
+				if late, ok := releaseLate(p, s.GatheredAt); ok {
+					what := "released"
+					if p.ReleasedAt.IsZero() {
+						what = "still held"
+					}
+					add(VReleaseLate, "payment %s: %s %s after its auto_release_at", e.ID, what, late)
+				}
 			}
 		case EffectRefund:
 			expected[e.VisitorID] += e.Amount
@@ -257,4 +277,22 @@ func parseFen(s string) (int64, error) {
 		v = -v
 	}
 	return v, nil
+}
+
+// releaseLate tells how late past its auto_release_at a payment was
+// released (or, still held, is at gatheredAt), when that exceeds
+// MaxReleaseLate.
+func releaseLate(p PaymentState, gatheredAt time.Time) (time.Duration, bool) {
+	if p.AutoReleaseAt.IsZero() {
+		return 0, false
+	}
+	end := p.ReleasedAt
+	if end.IsZero() {
+		if p.Status != "held" {
+			return 0, false // settled otherwise
+		}
+		end = gatheredAt
+	}
+	late := end.Sub(p.AutoReleaseAt)
+	return late, late > MaxReleaseLate
 }

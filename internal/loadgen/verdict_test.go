@@ -160,6 +160,31 @@ func TestVerify(t *testing.T) {
 			want: []string{VReconciliation, VLedgerVerify, VJobLag},
 		},
 		{
+			name: "auto-released payments: one on time, one 30 s late, one still held 20 s past its time",
+			change: func(e *[]Effect, s *ServerState) {
+				at := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+				s.GatheredAt = at.Add(time.Minute)
+				for i, id := range []string{"pay_on_time", "pay_late", "pay_stuck"} {
+					*e = append(*e, Effect{Kind: EffectPayment, ID: id, VisitorID: "vis_b", MerchantID: "mer_m", AutoRelease: true})
+					p := PaymentState{VisitorID: "vis_b", Status: "released", AutoReleaseAt: at}
+					switch i {
+					case 0:
+						p.ReleasedAt = at.Add(4 * time.Second)
+					case 1:
+						p.ReleasedAt = at.Add(30 * time.Second)
+					case 2:
+						p.Status, p.AutoReleaseAt = "held", s.GatheredAt.Add(-20*time.Second)
+					}
+					s.Payments[id] = p
+					v := s.Visitors["vis_b"]
+					v.Txs = append(v.Txs, Tx{Type: "payment", Reference: "pay:" + id + ":hold"})
+					s.Visitors["vis_b"] = v
+				}
+			},
+			want:   []string{VReleaseLate, VReleaseLate},
+			detail: "pay_late: released 30s",
+		},
+		{
 			name: "visitor not read",
 			change: func(_ *[]Effect, s *ServerState) {
 				delete(s.Visitors, "vis_b")

@@ -151,7 +151,13 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x
 type openPayment struct {
 	id     string
 	amount int64
+	// auto: left to the auto-release job (AutoReleaseAfter), not settled.
+	auto bool
 }
+
+// AutoReleaseAfter is the auto_release_after of the payments (one in
+// eight) that the workload leaves to the server's auto-release job.
+const AutoReleaseAfter = 3 * time.Second
 
 // Client runs life cycles until ctx ends: onboard, bind a card, then a
 // random mix of loads, payments, confirms, refunds and disputes, and at
@@ -217,7 +223,11 @@ func (w *Workload) lifecycle(ctx context.Context, rng *rand.Rand) error {
 			if err != nil && !errors.Is(err, errRejected) {
 				return err
 			}
-			if p != nil {
+			switch {
+			case p != nil && p.auto:
+				balance -= p.amount
+				escrowed = true // may still be held at the unload: no close
+			case p != nil:
 				balance -= p.amount
 				open = append(open, p)
 			}
@@ -314,8 +324,13 @@ func (w *Workload) pay(ctx context.Context, rng *rand.Rand, visitor string, bala
 		return nil, err
 	}
 	amt := 100 + rng.Int64N(max(balance/2, 1))
-	r, err := w.C.Post(ctx, "payment", "/v1/payments", map[string]any{"visitor_id": visitor, "merchant_id": mer,
-		"amount": cny(amt), "out_trade_no": newKey(), "description": "load test"})
+	body := map[string]any{"visitor_id": visitor, "merchant_id": mer,
+		"amount": cny(amt), "out_trade_no": newKey(), "description": "load test"}
+	auto := rng.IntN(8) == 0
+	if auto {
+		body["auto_release_after"] = AutoReleaseAfter.String()
+	}
+	r, err := w.C.Post(ctx, "payment", "/v1/payments", body)
 	if err != nil {
 		return nil, err
 	}
@@ -330,8 +345,8 @@ func (w *Workload) pay(ctx context.Context, rng *rand.Rand, visitor string, bala
 	if err != nil {
 		return nil, err
 	}
-	w.J.Record(Effect{Kind: EffectPayment, ID: p.ID, VisitorID: visitor, MerchantID: mer, Amount: got})
-	return &openPayment{id: p.ID, amount: got}, nil
+	w.J.Record(Effect{Kind: EffectPayment, ID: p.ID, VisitorID: visitor, MerchantID: mer, Amount: got, AutoRelease: auto})
+	return &openPayment{id: p.ID, amount: got, auto: auto}, nil
 }
 
 // settle confirms, refunds (partly or fully) or disputes a held payment;
