@@ -108,7 +108,11 @@ func (r *Runner) RunDue(ctx context.Context) ([]string, error) {
 			r.log.ErrorContext(ctx, "job failed", "job", j.Name, "err", runErr)
 		}
 		done := r.now()
-		if err := r.leaser.Complete(ctx, j.Name, r.owner, done, done.Add(j.Every), runErr); err != nil {
+		// Due half a tick early: the tick that comes Every after this one
+		// finds the job due, rather than a tick later (a job every tick
+		// would otherwise run every other tick).
+		next := done.Add(max(j.Every-r.tick/2, 0))
+		if err := r.leaser.Complete(ctx, j.Name, r.owner, done, next, runErr); err != nil {
 			return ran, err
 		}
 		r.observe(ctx, j, done, runErr)

@@ -191,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	check("reconciliation", VReconciliation)
 	check("unresolved", VUnresolved)
 	check("server_read", VServerUnread)
+	v.Checks["auto_release"] = autoReleaseSummary(effects, state)
 	check("auto_release", VReleaseLate)
 	if state.JobLag != nil {
 		check("job_lag", VJobLag)
@@ -376,4 +377,27 @@ func cardnetFaults(ctx context.Context, httpc *http.Client, method, base string,
 func (v Verdict) JSON() string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// autoReleaseSummary says how many payments left to auto-release fell due
+// before the server was read, and the latest release among them.
+func autoReleaseSummary(effects []Effect, s ServerState) string {
+	due := 0
+	var latest time.Duration
+	for _, e := range effects {
+		p, ok := s.Payments[e.ID]
+		if !ok || !e.AutoRelease || p.AutoReleaseAt.IsZero() || p.AutoReleaseAt.After(s.GatheredAt) {
+			continue
+		}
+		due++
+		end := p.ReleasedAt
+		if end.IsZero() {
+			end = s.GatheredAt
+		}
+		latest = max(latest, end.Sub(p.AutoReleaseAt))
+	}
+	if due == 0 {
+		return "ok (no payment left to auto-release fell due during the run)"
+	}
+	return fmt.Sprintf("ok (%d payments auto-released, the latest %s after its auto_release_at)", due, latest)
 }

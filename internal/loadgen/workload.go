@@ -156,8 +156,9 @@ type openPayment struct {
 }
 
 // AutoReleaseAfter is the auto_release_after of the payments (one in
-// eight) that the workload leaves to the server's auto-release job.
-const AutoReleaseAfter = 3 * time.Second
+// eight) that the workload leaves to the server's auto-release job: the
+// shortest the API accepts.
+const AutoReleaseAfter = time.Minute
 
 // Client runs life cycles until ctx ends: onboard, bind a card, then a
 // random mix of loads, payments, confirms, refunds and disputes, and at
