@@ -11,7 +11,7 @@ import (
 )
 
 func TestLock(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		k := b.KV.Key("lock", "a")
 		ok, err := b.KV.TryLock(ctx, k, "one", time.Minute)
