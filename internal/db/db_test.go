@@ -111,7 +111,7 @@ type counter struct {
 }
 
 func TestTransactRetriesConflictsAndLosesNoUpdate(t *testing.T) {
-	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		if err := b.DB.Gorm.Exec(`CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)`).Error; err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // Several replicas polling at once run each due job once.
 func TestDueJobRunsOnceAcrossReplicas(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		var runs atomic.Int64
 		job := jobs.Job{Name: "count", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 			runs.Add(1)
