@@ -121,12 +121,45 @@ EOF
   echo "INBOUND_TEST_PGBOUNCER_URL=postgres://postgres@127.0.0.1:$bouncer_port/postgres?sslmode=disable&default_query_exec_mode=exec"
 }
 
+# reap_leftovers stops what an earlier run of this script left on our ports
+# (a run killed before its cleanup): a Redis whose directory is a
+# .../scale-infra/redis-PORT, a PgBouncer started from a
+# .../scale-infra/pgbouncer/pgbouncer.ini. Anything else on those ports is
+# someone else's: an error.
+reap_leftovers() {
+  for p in "${ports[@]}"; do
+    redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1 || continue
+    local rdir
+    rdir=$(redis-cli -h 127.0.0.1 -p "$p" config get dir 2>/dev/null | sed -n 2p)
+    if [[ $rdir != */scale-infra/redis-$p ]]; then
+      echo "scale-infra: port $p is taken by another Redis ($rdir); set SCALE_REDIS_PORT" >&2
+      return 1
+    fi
+    echo "scale-infra: stopping the Redis an earlier run left on port $p" >&2
+    redis-cli -h 127.0.0.1 -p "$p" shutdown nosave >/dev/null 2>&1 || true
+  done
+  local pid
+  pid=$(ss -ltnpH "sport = :$bouncer_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+  if [ -n "$pid" ]; then
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'scale-infra/pgbouncer/pgbouncer.ini'; then
+      echo "scale-infra: port $bouncer_port is taken (pid $pid); set SCALE_PGBOUNCER_PORT" >&2
+      return 1
+    fi
+    echo "scale-infra: stopping the PgBouncer an earlier run left on port $bouncer_port" >&2
+    kill "$pid"
+  fi
+  for p in "${ports[@]}" "$bouncer_port"; do
+    wait_for "port $p to be free" sh -c "! ss -ltnH 'sport = :$p' | grep -q ."
+  done
+}
+
 case $cmd in
 start)
   if [ -e "$dir" ]; then
     echo "scale-infra: $dir exists; give a fresh directory" >&2
     exit 1
   fi
+  reap_leftovers
   mkdir -p "$dir"
   trap 'stop' ERR
   start_redis_cluster
