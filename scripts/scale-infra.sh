@@ -6,8 +6,9 @@
 #   scripts/scale-infra.sh start DIR   # prints the variables to export
 #   scripts/scale-infra.sh stop DIR
 #
-# DIR must not exist yet (a fresh one every run: a nodes.conf left by an
-# earlier run would make the nodes rejoin an old cluster). Ports:
+# DIR must not exist yet or be empty (a fresh one every run: a nodes.conf
+# left by an earlier run would make the nodes rejoin an old cluster); stop
+# removes it. Ports:
 # SCALE_REDIS_PORT (first of three, default 7000; each also uses its port
 # + 10000 for the cluster bus) and SCALE_PGBOUNCER_PORT (default 6432).
 # PostgreSQL must accept user postgres from 127.0.0.1 without a password,
@@ -22,19 +23,16 @@ pg_host=${SCALE_PG_HOST:-127.0.0.1}
 pg_port=${SCALE_PG_PORT:-5432}
 ports=("$redis_port" "$((redis_port + 1))" "$((redis_port + 2))")
 
+# stop ends what start put in dir, whatever ports it used.
 stop() {
-  for p in "${ports[@]}"; do
-    if [ -f "$dir/redis-$p/redis.pid" ]; then
-      kill "$(cat "$dir/redis-$p/redis.pid")" 2>/dev/null || true
-    fi
+  for f in "$dir"/redis-*/scale-infra-redis.pid "$dir/pgbouncer/pgbouncer.pid"; do
+    [ -f "$f" ] && kill "$(cat "$f" 2>/dev/null)" 2>/dev/null
   done
-  if [ -f "$dir/pgbouncer/pgbouncer.pid" ]; then
-    kill "$(cat "$dir/pgbouncer/pgbouncer.pid")" 2>/dev/null || true
-  fi
+  true
   # Let them exit before the directory goes.
   for _ in $(seq 1 20); do
     alive=0
-    for f in "$dir"/redis-*/redis.pid "$dir/pgbouncer/pgbouncer.pid"; do
+    for f in "$dir"/redis-*/scale-infra-redis.pid "$dir/pgbouncer/pgbouncer.pid"; do
       [ -f "$f" ] && kill -0 "$(cat "$f" 2>/dev/null)" 2>/dev/null && alive=1
     done
     [ "$alive" = 0 ] && break
@@ -61,7 +59,7 @@ start_redis_cluster() {
     redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/redis-$p" \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
       --save "" --appendonly no --daemonize yes \
-      --pidfile "$dir/redis-$p/redis.pid" --logfile "$dir/redis-$p/redis.log"
+      --pidfile "$dir/redis-$p/scale-infra-redis.pid" --logfile "$dir/redis-$p/redis.log"
     addrs+=("127.0.0.1:$p")
   done
   for p in "${ports[@]}"; do
@@ -88,7 +86,7 @@ start_redis_cluster() {
 start_pgbouncer() {
   mkdir -p "$dir/pgbouncer"
   printf '"postgres" ""\n' >"$dir/pgbouncer/userlist.txt"
-  cat >"$dir/pgbouncer/pgbouncer.ini" <<EOF
+  cat >"$dir/pgbouncer/scale-infra-pgbouncer.ini" <<EOF
 [databases]
 * = host=$pg_host port=$pg_port
 
@@ -116,23 +114,23 @@ EOF
     chmod o+x "$dir"
     as=(-u postgres)
   fi
-  pgbouncer -d "${as[@]}" "$dir/pgbouncer/pgbouncer.ini"
+  pgbouncer -d "${as[@]}" "$dir/pgbouncer/scale-infra-pgbouncer.ini"
   wait_for "pgbouncer on $bouncer_port" psql "postgres://postgres@127.0.0.1:$bouncer_port/postgres?sslmode=disable" -qAtc "SELECT 1"
   echo "INBOUND_TEST_PGBOUNCER_URL=postgres://postgres@127.0.0.1:$bouncer_port/postgres?sslmode=disable&default_query_exec_mode=exec"
 }
 
 # reap_leftovers stops what an earlier run of this script left on our ports
-# (a run killed before its cleanup): a Redis whose directory is a
-# .../scale-infra/redis-PORT, a PgBouncer started from a
-# .../scale-infra/pgbouncer/pgbouncer.ini. Anything else on those ports is
-# someone else's: an error.
+# (a run killed before its cleanup): a Redis whose pid file is a
+# scale-infra-redis.pid, a PgBouncer started from a
+# scale-infra-pgbouncer.ini. Anything else on those ports is someone
+# else's: an error.
 reap_leftovers() {
   for p in "${ports[@]}"; do
     redis-cli -h 127.0.0.1 -p "$p" ping >/dev/null 2>&1 || continue
-    local rdir
-    rdir=$(redis-cli -h 127.0.0.1 -p "$p" config get dir 2>/dev/null | sed -n 2p)
-    if [[ $rdir != */scale-infra/redis-$p ]]; then
-      echo "scale-infra: port $p is taken by another Redis ($rdir); set SCALE_REDIS_PORT" >&2
+    local pidfile
+    pidfile=$(redis-cli -h 127.0.0.1 -p "$p" config get pidfile 2>/dev/null | sed -n 2p)
+    if [[ $pidfile != */scale-infra-redis.pid ]]; then
+      echo "scale-infra: port $p is taken by another Redis; set SCALE_REDIS_PORT" >&2
       return 1
     fi
     echo "scale-infra: stopping the Redis an earlier run left on port $p" >&2
@@ -141,7 +139,7 @@ reap_leftovers() {
   local pid
   pid=$(ss -ltnpH "sport = :$bouncer_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
   if [ -n "$pid" ]; then
-    if ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'scale-infra/pgbouncer/pgbouncer.ini'; then
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'scale-infra-pgbouncer.ini'; then
       echo "scale-infra: port $bouncer_port is taken (pid $pid); set SCALE_PGBOUNCER_PORT" >&2
       return 1
     fi
@@ -155,8 +153,8 @@ reap_leftovers() {
 
 case $cmd in
 start)
-  if [ -e "$dir" ]; then
-    echo "scale-infra: $dir exists; give a fresh directory" >&2
+  if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+    echo "scale-infra: $dir is not empty; give a fresh directory" >&2
     exit 1
   fi
   reap_leftovers
