@@ -58,7 +58,7 @@ func TestLoadOutcomes(t *testing.T) {
 		{"no answer: reversed", "4000000000000259", prepaid.LoadFailed, gateway.DeclineIssuerUnavailable, cny("0.00"), []string{prepaid.EventLoadFailed}},
 		{"issuer authentication", "4000000000003220", prepaid.LoadRequiresAction, "", cny("0.00"), nil},
 	}
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +290,7 @@ func TestLimitEdges(t *testing.T) {
 // credited each) at one basic account at once: the CNY 2,000 cap admits
 // four, whatever the interleaving.
 func TestConcurrentLoadsKeepTheCap(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
 		ctx := context.Background()
 		v := e.visitor(t)
@@ -396,7 +396,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Run(tt.mode, func(t *testing.T) {
 			// A database per case: the check compares the whole ledger
 			// with this simulator's report.
-			testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+			testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 				e := newEnv(t, b, envOptions{network: func(n prepaid.Network) prepaid.Network {
 					return crashingNetwork{Network: n, mode: tt.mode}
 				}})
@@ -492,7 +492,7 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+			testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 				e := newEnv(t, b, envOptions{network: func(n prepaid.Network) prepaid.Network {
 					return crashingNetwork{Network: n, mode: tt.mode}
 				}})

@@ -30,7 +30,7 @@ func (e *env) load(t testing.TB, v gateway.VisitorRef, c gateway.Card, value str
 // TestUnloadRoundsForTheBank unloads the balance to the funding card at
 // mid x 1.01, rounded down to the cent, and closes the account.
 func TestUnloadRoundsForTheBank(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
 		ctx := context.Background()
 		v := e.visitor(t)
@@ -116,7 +116,7 @@ func TestUnloadKeepsOpenAndRefusesNothing(t *testing.T) {
 // TestTransactionsAndView lists the account's movements with types,
 // signed amounts and running balances, page by page, and shows the limits.
 func TestTransactionsAndView(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
 		ctx := context.Background()
 		v := e.visitor(t)
@@ -314,7 +314,7 @@ func TestUnloadCrashRecovery(t *testing.T) {
 		{"approved but unrecorded", false, true, prepaid.Closed, cny("0.00")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+			testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 				e := newEnv(t, b, envOptions{})
 				ctx := context.Background()
 				v := e.visitor(t)

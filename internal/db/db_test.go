@@ -64,7 +64,7 @@ func TestMigrationsGiveBothEnginesTheSameSchema(t *testing.T) {
 }
 
 func TestMigrateIsIdempotentAndRecorded(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		again, err := b.DB.Migrate(ctx)
 		if err != nil {
@@ -85,7 +85,7 @@ func TestMigrateIsIdempotentAndRecorded(t *testing.T) {
 }
 
 func TestAuditLogRefusesUpdateAndDelete(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		g := b.DB.Gorm
 		if err := g.Exec(`INSERT INTO audit_log (id, actor_id, actor_role, action, target, reason, request_id, created_at)
 			VALUES ('aud_1', 'stf_1', 'agent', 'x', 'y', 'z', 'req_1', CURRENT_TIMESTAMP)`).Error; err != nil {
@@ -168,7 +168,7 @@ func TestTransactDoesNotRetryOrdinaryErrors(t *testing.T) {
 // them with the id only and leaves the table append-only again. (The
 // migration is re-applied here to a row written as the old code did.)
 func TestLegacyAuditSnapshotsAreRedacted(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		g := b.DB.Gorm
 		legacy := `{"Visitor":{"ID":"vis_1","Surname":"ERIKSSON","DateOfBirth":"1974-08-12","Email":"anna@example.com"}}`
@@ -238,5 +238,90 @@ func TestEmbeddedFilesArePrivate(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("%s not found among %v", want, seen)
 		}
+	}
+}
+
+// TestConcurrentMigrationsApplyEachOnceAndLeaveNoLock starts four
+// "replicas" migrating one empty database at once, directly and, when
+// INBOUND_TEST_PGBOUNCER_URL is set, through PgBouncer in transaction mode:
+// each migration is applied once, none fails, and no advisory lock stays
+// held afterwards (a session-level lock taken through a transaction pooler
+// can be left on a server connection and block the next migration for
+// ever).
+func TestConcurrentMigrationsApplyEachOnceAndLeaveNoLock(t *testing.T) {
+	admin := os.Getenv(testenv.DatabaseURLVar)
+	if admin == "" {
+		t.Skip("INBOUND_TEST_DATABASE_URL not set: PostgreSQL only (SQLite has one writer)")
+	}
+	vias := map[string]string{"postgres": admin}
+	if b := os.Getenv(testenv.PgBouncerURLVar); b != "" {
+		vias["pgbouncer"] = b
+	}
+	all, err := db.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, via := range vias {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			u := testenv.EmptyPostgres(t, admin, via, name)
+			var (
+				wg      sync.WaitGroup
+				applied atomic.Int64
+			)
+			// Other clients' short transactions keep the pooler's server
+			// connections changing hands while the migrations run.
+			noise, err := db.Open(ctx, db.Options{URL: u, MaxOpenConns: 24})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer noise.Close()
+			stop := make(chan struct{})
+			var noiseWG sync.WaitGroup
+			for range 24 {
+				noiseWG.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						_ = noise.Gorm.Exec("SELECT pg_sleep(0.002)").Error
+					}
+				})
+			}
+			for range 4 {
+				d, err := db.Open(ctx, db.Options{URL: u, MaxOpenConns: 4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				wg.Go(func() {
+					done, err := d.Migrate(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					applied.Add(int64(len(done)))
+				})
+			}
+			wg.Wait()
+			close(stop)
+			noiseWG.Wait()
+			if applied.Load() != int64(len(all)) {
+				t.Fatalf("%d migrations applied in all, want %d (each once)", applied.Load(), len(all))
+			}
+			check, err := db.Open(ctx, db.Options{URL: u, MaxOpenConns: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer check.Close()
+			var locks int64
+			if err := check.Gorm.Raw("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&locks).Error; err != nil {
+				t.Fatal(err)
+			}
+			if locks != 0 {
+				t.Fatalf("%d advisory lock(s) still held after the migrations", locks)
+			}
+		})
 	}
 }

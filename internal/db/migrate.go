@@ -121,68 +121,117 @@ type schemaMigration struct {
 
 func (schemaMigration) TableName() string { return "schema_migrations" }
 
-// Migrate applies every migration not yet recorded. On PostgreSQL an
-// advisory lock makes concurrent replicas wait for each other instead of
-// racing. It returns the versions it applied.
+// migrateLockID is the key of the transaction-level advisory lock that
+// serialises migrations on PostgreSQL.
+const migrateLockID = 7263910
+
+// Migrate applies every migration not yet recorded. It returns the versions
+// it applied.
+//
+// Each migration is one transaction. On PostgreSQL that transaction first
+// takes a transaction-level advisory lock (pg_advisory_xact_lock) and then
+// checks schema_migrations again, so replicas starting together apply each
+// migration once, the others waiting for it and then skipping it. The lock
+// is released by COMMIT or ROLLBACK, never held by a session: that keeps it
+// correct behind a pooler in transaction mode (PgBouncer), where one
+// client's statements outside a transaction may run on different server
+// connections and a session lock could be left held on one of them.
 func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 	all, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := d.sql.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("db: migrate: %w", err)
-	}
-	defer conn.Close()
-	if d.Dialect == Postgres {
-		// The lock is per session: hold it on this connection throughout.
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7263910)"); err != nil {
-			return nil, fmt.Errorf("db: migrate lock: %w", err)
-		}
-		defer func() { _, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(7263910)") }()
-	}
 	create := "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at " + d.vars().Time + " NOT NULL)" //nolint:gosec // the only variable part is a column type from our own engine table, never input
-	if _, err := conn.ExecContext(ctx, create); err != nil {
+	if err := d.migrationTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, create)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("db: migrate: %w", err)
 	}
-	applied := map[int]bool{}
-	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	applied, err := d.appliedVersions(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("db: migrate: %w", err)
-	}
-	if err := scanVersions(rows, applied); err != nil {
 		return nil, err
 	}
-
 	var done []int
 	for _, m := range all {
 		if applied[m.Version] {
 			continue
 		}
-		stmts, err := d.statements(m)
+		ran, err := d.applyMigration(ctx, m)
 		if err != nil {
 			return done, err
 		}
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return done, fmt.Errorf("db: migration %d: %w", m.Version, err)
+		if ran {
+			done = append(done, m.Version)
+		}
+	}
+	return done, nil
+}
+
+// appliedVersions reads schema_migrations.
+func (d *DB) appliedVersions(ctx context.Context) (map[int]bool, error) {
+	applied := map[int]bool{}
+	rows, err := d.sql.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("db: migrate: %w", err)
+	}
+	if err := scanVersions(rows, applied); err != nil {
+		return nil, fmt.Errorf("db: migrate: %w", err)
+	}
+	return applied, nil
+}
+
+// applyMigration runs m and records it in one transaction, unless another
+// process recorded it first; it reports whether it ran m.
+func (d *DB) applyMigration(ctx context.Context, m Migration) (bool, error) {
+	stmts, err := d.statements(m)
+	if err != nil {
+		return false, err
+	}
+	ran := false
+	err = d.migrationTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, bind(d.Dialect, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.Version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil // another replica applied it while this one waited
 		}
 		for _, s := range stmts {
 			if _, err := tx.ExecContext(ctx, s); err != nil {
-				_ = tx.Rollback()
-				return done, fmt.Errorf("db: migration %04d_%s: %w", m.Version, m.Name, err)
+				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, bind(d.Dialect, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"), m.Version, m.Name, time.Now().UTC()); err != nil {
-			_ = tx.Rollback()
-			return done, fmt.Errorf("db: migration %d: %w", m.Version, err)
+			return err
 		}
-		if err := tx.Commit(); err != nil {
-			return done, fmt.Errorf("db: migration %d: %w", m.Version, err)
-		}
-		done = append(done, m.Version)
+		ran = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("db: migration %04d_%s: %w", m.Version, m.Name, err)
 	}
-	return done, nil
+	return ran, nil
+}
+
+// migrationTx runs fn in a transaction that, on PostgreSQL, holds the
+// migration lock until it ends.
+func (d *DB) migrationTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if d.Dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockID); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 func scanVersions(rows *sql.Rows, into map[int]bool) error {

@@ -236,7 +236,7 @@ func TestTransitions(t *testing.T) {
 		{"refund after dispute resolution", []step{{op: "dispute"}, {op: "resolve-release"}, {op: "refund", amount: 940}},
 			amounts{escrow.PartiallyRefunded, 0, 10000, 940, 9000}},
 	}
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := setup(t, b)
 		ctx := context.Background()
 		for _, tc := range tests {
@@ -471,7 +471,7 @@ func TestList(t *testing.T) {
 
 // TestConcurrentPayments: N payments fit the balance, 2N race for it.
 func TestConcurrentPayments(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := setup(t, b)
 		ctx := context.Background()
 		const n = 10
@@ -530,7 +530,7 @@ func TestConcurrentPayments(t *testing.T) {
 // TestConcurrentConfirmRefundDispute races the three on one payment: exactly
 // one wins, and no payment is both released and refunded.
 func TestConcurrentConfirmRefundDispute(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := setup(t, b)
 		ctx := context.Background()
 		vis := e.visitor(partner, 1000)
@@ -618,7 +618,7 @@ func TestAutoReleaseJobDrainsBacklog(t *testing.T) {
 }
 
 func TestAutoReleaseOnce(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		e := setup(t, b)
 		ctx := context.Background()
 		vis := e.visitor(partner, 1000)

@@ -93,7 +93,7 @@ func TestMetricsOnlyOnAdminListener(t *testing.T) {
 // refills. Counting is per listener; forged X-Forwarded-For headers do not
 // give a fresh budget.
 func TestFailedAuthThrottle(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b, func(d *Deps) { d.AuthFailureLimit = 3; d.AuthFailureWindow = 3 * time.Second })
 		targets := []struct{ name, url, secret string }{
 			{"partner", a.partner.URL + "/v1/fx/rates", a.partnerKey},
@@ -134,7 +134,7 @@ func TestFailedAuthThrottle(t *testing.T) {
 // TestAdminRateLimitPerStaff: each staff member has their own request
 // budget on the admin API.
 func TestAdminRateLimitPerStaff(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b, func(d *Deps) { d.AdminRateLimit = 2 })
 		limited := 0
 		for range 8 {

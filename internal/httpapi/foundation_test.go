@@ -147,7 +147,7 @@ func TestPartnerLifecycleIsAudited(t *testing.T) {
 }
 
 func TestIdempotency(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b)
 		url := a.admin.URL + "/admin/v1/partners"
 		body := `{"name":"Acme","reason":"r"}`
@@ -201,7 +201,7 @@ func TestIdempotency(t *testing.T) {
 }
 
 func TestIdempotencyInFlightAndConcurrentTwins(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b)
 		st, err := a.srv.Auth.AuthenticateStaff(context.Background(), a.supervisor)
 		if err != nil {
@@ -258,7 +258,7 @@ func TestSecondExecutionRollsBackWhenTwinCommittedFirst(t *testing.T) {
 	// row still stops a second execution: when a twin has stored its
 	// response first, this execution's transaction fails as a whole and
 	// its change is rolled back.
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b)
 		st, err := a.srv.Auth.AuthenticateStaff(context.Background(), a.supervisor)
 		if err != nil {

@@ -53,7 +53,7 @@ func contains(t *testing.T, r resp, parts ...string) {
 // pay into escrow, release, refund, dispute, unload, and checks after each
 // step what the partner sees; the ledger reconciles at the end.
 func TestMoneyFlow(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b)
 		P := a.partner.URL
 		vis := a.approvedVisitor(t, a.partnerKey)
@@ -330,7 +330,7 @@ func TestCloseWaitsForEscrow(t *testing.T) {
 // answered (a crash; the stored response is lost) gets the load it started,
 // not "quote already used".
 func TestLoadRetryAfterCrashFindsItsLoad(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b)
 		vis := a.approvedVisitor(t, a.partnerKey)
 		card := a.bindCard(t, vis, "4242424242424242")

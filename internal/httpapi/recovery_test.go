@@ -15,7 +15,7 @@ import (
 // A request whose process died while holding the in-flight lock blocks its
 // retries only until the lock's short TTL lapses (it was 2 minutes).
 func TestIdempotencyLockOfDeadHolderLapsesInSeconds(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b, func(d *Deps) { d.IdempotencyLockTTL = time.Second })
 		st, err := a.srv.Auth.AuthenticateStaff(context.Background(), a.supervisor)
 		if err != nil {
@@ -45,7 +45,7 @@ func TestIdempotencyLockOfDeadHolderLapsesInSeconds(t *testing.T) {
 
 // A live request keeps its lock past the TTL: it is renewed while it runs.
 func TestIdempotencyLockRenewedWhileHeld(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		a := newAPI(t, b, func(d *Deps) { d.IdempotencyLockTTL = 300 * time.Millisecond })
 		ctx := context.Background()
 		g, ok, err := a.srv.locks.Lock(ctx, b.KV.Key("idem", "scope", "long"))

@@ -16,7 +16,7 @@ import (
 )
 
 func TestStoreSaveGetExpire(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		v, _ := vault.New(bytes.Repeat([]byte{1}, 32))
 		s := idempotency.NewStore(b.DB, v)
@@ -128,7 +128,7 @@ func TestSameRequest(t *testing.T) {
 // later by an old replica: both end empty, keyed ones stay, and the sealed
 // responses stay readable.
 func TestMigrationAndScrubClearUnkeyedFingerprints(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		v, _ := vault.New(bytes.Repeat([]byte{1}, 32))
 		s := idempotency.NewStore(b.DB, v)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -37,8 +38,14 @@ type Leaser interface {
 	Claim(ctx context.Context, name, owner string, now, leaseUntil time.Time) (bool, error)
 	// Renew extends the lease if owner still holds it.
 	Renew(ctx context.Context, name, owner string, leaseUntil time.Time) (bool, error)
+	// Complete records the run and frees the lease; ErrLeaseLost when
+	// owner no longer holds it.
 	Complete(ctx context.Context, name, owner string, now, next time.Time, runErr error) error
 }
+
+// ErrLeaseLost is returned by Complete when another runner took the lease
+// over during the run.
+var ErrLeaseLost = errors.New("jobs: lease lost before completion")
 
 // Runner runs registered jobs on a tick.
 type Runner struct {
@@ -77,6 +84,9 @@ func (r *Runner) Register(j Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.jobs = append(r.jobs, j)
+	if r.metrics != nil {
+		r.metrics.describe(j)
+	}
 }
 
 // RunDue runs, once, every registered job that is due and not leased by
@@ -112,7 +122,13 @@ func (r *Runner) RunDue(ctx context.Context) ([]string, error) {
 		// finds the job due, rather than a tick later (a job every tick
 		// would otherwise run every other tick).
 		next := done.Add(max(j.Every-r.tick/2, 0))
-		if err := r.leaser.Complete(ctx, j.Name, r.owner, done, next, runErr); err != nil {
+		err = r.leaser.Complete(ctx, j.Name, r.owner, done, next, runErr)
+		if errors.Is(err, ErrLeaseLost) {
+			r.log.ErrorContext(ctx, "job lease lost before completion; the new owner records the run", "job", j.Name)
+			r.lostLease(j)
+			continue
+		}
+		if err != nil {
 			return ran, err
 		}
 		r.observe(ctx, j, done, runErr)

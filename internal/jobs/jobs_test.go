@@ -20,7 +20,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // Several replicas polling at once run each due job once.
 func TestDueJobRunsOnceAcrossReplicas(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		var runs atomic.Int64
 		job := jobs.Job{Name: "count", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 			runs.Add(1)
@@ -243,4 +243,52 @@ func TestOwnerReclaimsItsUnrecordedRun(t *testing.T) {
 			t.Fatalf("recorded runs %d %v", n, err)
 		}
 	})
+}
+
+// A run whose lease another replica took over (here: the row's owner
+// changed under it, as after a whole lease of failed renewals) is stopped,
+// does not record a completion, and is counted in
+// inbound_job_lease_lost_total, the metric the load tool's jobs_once check
+// reads from every replica.
+func TestLostLeaseIsCountedAndNotCompleted(t *testing.T) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
+		reg := prometheus.NewRegistry()
+		r := jobs.NewRunner(jobs.NewStore(b.DB), time.Second, 300*time.Millisecond, quiet)
+		if err := r.Instrument(reg); err != nil {
+			t.Fatal(err)
+		}
+		r.Register(jobs.Job{Name: "stolen", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+			if err := b.DB.Gorm.Exec("UPDATE jobs SET lease_owner = 'other' WHERE name = 'stolen'").Error; err != nil {
+				return err
+			}
+			<-ctx.Done() // stopped by the renewal that finds the lease gone
+			return ctx.Err()
+		}})
+		ran, err := r.RunDue(context.Background())
+		if err != nil || len(ran) != 0 {
+			t.Fatalf("ran %v, %v; want no completed run and no error", ran, err)
+		}
+		if got := counterOf(t, reg, "inbound_job_lease_lost_total"); got != 1 {
+			t.Fatalf("inbound_job_lease_lost_total = %v, want 1", got)
+		}
+		if n, err := jobs.NewStore(b.DB).Runs(context.Background(), "stolen"); err != nil || n != 0 {
+			t.Fatalf("recorded runs %d %v, want 0", n, err)
+		}
+	})
+}
+
+// counterOf returns the value of a counter family's one series.
+func counterOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("%s not found (or not one series)", name)
+	return 0
 }

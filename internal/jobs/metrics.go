@@ -14,10 +14,17 @@ import (
 //     growing value means the job does not keep up or does not run;
 //   - inbound_job_last_success_timestamp_seconds: end of the last run
 //     without error;
-//   - inbound_job_runs_total{result="ok"|"error"}.
+//   - inbound_job_runs_total{result="ok"|"error"};
+//   - inbound_job_interval_seconds: the job's period, so a reader of the
+//     runs of all replicas knows how many runs a time window allows;
+//   - inbound_job_lease_lost_total: runs whose lease another replica took
+//     over before they completed (the renewal found it gone, or the
+//     completion found another owner). It is the only way one due time can
+//     run twice, so anything but 0 deserves a look (a run longer than the
+//     lease whose renewals failed).
 type metrics struct {
-	lag, lastSuccess *prometheus.GaugeVec
-	runs             *prometheus.CounterVec
+	lag, lastSuccess, interval *prometheus.GaugeVec
+	runs, leaseLost            *prometheus.CounterVec
 }
 
 // Instrument registers the runner's metrics with reg.
@@ -29,16 +36,40 @@ func (r *Runner) Instrument(reg prometheus.Registerer) error {
 			Help: "Unix time the job last completed without error on this replica."}, []string{"job"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inbound_job_runs_total",
 			Help: "Job runs on this replica by result."}, []string{"job", "result"}),
+		interval: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "inbound_job_interval_seconds",
+			Help: "Period of the job."}, []string{"job"}),
+		leaseLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "inbound_job_lease_lost_total",
+			Help: "Runs on this replica whose lease another replica took over before they completed."}, []string{"job"}),
 	}
-	for _, c := range []prometheus.Collector{m.lag, m.lastSuccess, m.runs} {
+	for _, c := range []prometheus.Collector{m.lag, m.lastSuccess, m.runs, m.interval, m.leaseLost} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
 	}
 	r.mu.Lock()
 	r.metrics = m
+	for _, j := range r.jobs {
+		m.describe(j)
+	}
 	r.mu.Unlock()
 	return nil
+}
+
+// describe sets the series a job has from its registration on.
+func (m *metrics) describe(j Job) {
+	m.interval.WithLabelValues(j.Name).Set(j.Every.Seconds())
+	m.leaseLost.WithLabelValues(j.Name).Add(0)
+	m.runs.WithLabelValues(j.Name, "ok").Add(0)
+}
+
+// lostLease counts a run whose lease was taken over.
+func (r *Runner) lostLease(j Job) {
+	r.mu.Lock()
+	m := r.metrics
+	r.mu.Unlock()
+	if m != nil {
+		m.leaseLost.WithLabelValues(j.Name).Inc()
+	}
 }
 
 // observe records a finished run.

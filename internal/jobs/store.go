@@ -92,11 +92,14 @@ func (s *Store) Complete(ctx context.Context, name, owner string, now, next time
 			msg = msg[:1000]
 		}
 	}
-	err := s.db.WithContext(ctx).Model(&row{}).Where("name = ? AND lease_owner = ?", name, owner).
+	res := s.db.WithContext(ctx).Model(&row{}).Where("name = ? AND lease_owner = ?", name, owner).
 		Updates(map[string]any{"lease_owner": "", "lease_until": nil, "last_run_at": now, "next_run_at": next,
-			"last_error": msg, "runs": gorm.Expr("runs + 1")}).Error
-	if err != nil {
-		return fmt.Errorf("jobs: complete %s: %w", name, err)
+			"last_error": msg, "runs": gorm.Expr("runs + 1")})
+	if res.Error != nil {
+		return fmt.Errorf("jobs: complete %s: %w", name, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("jobs: complete %s: %w", name, ErrLeaseLost)
 	}
 	return nil
 }

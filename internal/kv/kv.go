@@ -20,8 +20,11 @@ import (
 
 // Options choose the Redis to use.
 type Options struct {
-	URL     string   // redis://...; empty and no Cluster: in-process server
-	Cluster []string // host:port seeds of a Redis Cluster
+	URL string // redis://...; empty and no Cluster: in-process server
+	// Cluster lists seed nodes of a Redis Cluster, each host:port or
+	// redis[s]://[user:password@]host:port (the credentials and TLS of
+	// the first URL apply to every node).
+	Cluster []string
 	// Namespace prefixes every key, so several tests or tenants can share
 	// one server.
 	Namespace string
@@ -80,7 +83,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s := &Store{namespace: o.Namespace}
 	switch {
 	case len(o.Cluster) > 0:
-		s.Client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.Cluster})
+		copt, err := clusterOptions(o.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		s.Client = redis.NewClusterClient(copt)
 	case o.URL != "":
 		opt, err := redis.ParseURL(o.URL)
 		if err != nil {
@@ -105,7 +112,47 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("kv: ping: %w", err)
 	}
+	if len(o.Cluster) > 0 {
+		if err := clusterHealthy(pctx, s.Client); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// clusterOptions turns the seed list into go-redis cluster options.
+func clusterOptions(seeds []string) (*redis.ClusterOptions, error) {
+	copt := &redis.ClusterOptions{}
+	for i, seed := range seeds {
+		if !strings.Contains(seed, "://") {
+			copt.Addrs = append(copt.Addrs, seed)
+			continue
+		}
+		opt, err := redis.ParseURL(seed)
+		if err != nil {
+			return nil, fmt.Errorf("kv: redis cluster node %d: %w", i+1, redact.Err(err))
+		}
+		copt.Addrs = append(copt.Addrs, opt.Addr)
+		if copt.Username == "" && copt.Password == "" && copt.TLSConfig == nil {
+			copt.Username, copt.Password, copt.TLSConfig = opt.Username, opt.Password, opt.TLSConfig
+		}
+	}
+	return copt, nil
+}
+
+// clusterHealthy checks that the cluster serves every slot: a node that
+// answers PING while its cluster is still forming (or has lost a master)
+// would refuse the keys of the missing slots later, one request at a time.
+func clusterHealthy(ctx context.Context, c redis.UniversalClient) error {
+	info, err := c.ClusterInfo(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("kv: cluster info: %w", err)
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errors.New("kv: redis cluster state is not ok (not every slot is served)")
+	}
+	return nil
 }
 
 // Embedded reports whether this is the in-process server.

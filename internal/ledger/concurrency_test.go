@@ -19,7 +19,7 @@ import (
 // the same rules without real concurrency.
 
 func TestConcurrentSpendingNeverOverdraws(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		bk := newBooks(t, b)
 		const (
 			workers = 64
@@ -63,7 +63,7 @@ func TestConcurrentSpendingNeverOverdraws(t *testing.T) {
 }
 
 func TestConcurrentReplaysMoveMoneyOnce(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		bk := newBooks(t, b)
 		bk.load(t, bk.alice, 10000)
 		batch := ledger.Batch{Reference: "payment:pay_race", Ops: []ledger.Op{
@@ -104,7 +104,7 @@ func TestConcurrentReplaysMoveMoneyOnce(t *testing.T) {
 }
 
 func TestHoldIsPostedOrVoidedNotBoth(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		bk := newBooks(t, b)
 		const holds = 30
 		bk.load(t, bk.alice, holds*100)
@@ -146,7 +146,7 @@ func TestHoldIsPostedOrVoidedNotBoth(t *testing.T) {
 }
 
 func TestConcurrentTransfersBothWaysDoNotDeadlock(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		bk := newBooks(t, b)
 		accts := []ledger.Account{bk.alice, bk.bob}
 		for i := range 3 {
@@ -189,7 +189,7 @@ func TestConcurrentTransfersBothWaysDoNotDeadlock(t *testing.T) {
 }
 
 func TestExpireHoldsOnSeveralReplicas(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+	testenv.EachInfra(t, func(t *testing.T, b testenv.Backend) {
 		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 		bk := newBooks(t, b, ledger.WithClock(func() time.Time { return now }))
 		const holds = 250 // more than one claim batch

@@ -151,7 +151,105 @@ func Gather(ctx context.Context, c *Client, visitors, merchants []string, effect
 		return s, err
 	}
 	s.JobLag = lag
+	if s.Jobs, err = jobRuns(ctx, c); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// JobRuns is what the replicas' /metrics say about one background job.
+type JobRuns struct {
+	// Runs is inbound_job_runs_total (both results) per replica, in the
+	// order of the admin URLs.
+	Runs []int64 `json:"runs"`
+	// Interval is inbound_job_interval_seconds.
+	Interval float64 `json:"interval_seconds"`
+	// LeaseLost is inbound_job_lease_lost_total over all replicas.
+	LeaseLost int64 `json:"lease_lost"`
+}
+
+// Total is the runs of all replicas.
+func (j JobRuns) Total() int64 {
+	var n int64
+	for _, r := range j.Runs {
+		n += r
+	}
+	return n
+}
+
+// jobRuns reads every replica's job series from its admin port; nil when
+// the servers do not export inbound_job_interval_seconds.
+func jobRuns(ctx context.Context, c *Client) (map[string]*JobRuns, error) {
+	out := map[string]*JobRuns{}
+	for i, base := range c.Admin {
+		one := &Client{Admin: []string{base}, Staff: c.Staff, Deadline: c.Deadline, Stats: c.Stats, HTTP: c.HTTP}
+		r, err := one.AdminGet(ctx, "verify", "/metrics")
+		if err != nil {
+			return nil, err
+		}
+		if !r.OK() {
+			return nil, nil // metrics elsewhere (INBOUND_METRICS_ADDR): not checked
+		}
+		sc := bufio.NewScanner(bytes.NewReader(r.Body))
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			name, job, v, ok := jobSample(sc.Text())
+			if !ok {
+				continue
+			}
+			j := out[job]
+			if j == nil {
+				j = &JobRuns{}
+				out[job] = j
+			}
+			for len(j.Runs) <= i {
+				j.Runs = append(j.Runs, 0)
+			}
+			switch name {
+			case "inbound_job_runs_total":
+				j.Runs[i] += int64(v)
+			case "inbound_job_interval_seconds":
+				j.Interval = v
+			case "inbound_job_lease_lost_total":
+				j.LeaseLost += int64(v)
+			}
+		}
+	}
+	for _, j := range out {
+		if j.Interval == 0 {
+			return nil, nil // a server older than inbound_job_interval_seconds
+		}
+		for len(j.Runs) < len(c.Admin) {
+			j.Runs = append(j.Runs, 0)
+		}
+	}
+	return out, nil
+}
+
+// jobSample parses a Prometheus text line of a per-job series:
+// name{job="x",...} value.
+func jobSample(line string) (name, job string, v float64, ok bool) {
+	open := strings.IndexByte(line, '{')
+	end := strings.LastIndexByte(line, '}')
+	if open < 0 || end < open {
+		return "", "", 0, false
+	}
+	name = line[:open]
+	switch name {
+	case "inbound_job_runs_total", "inbound_job_interval_seconds", "inbound_job_lease_lost_total":
+	default:
+		return "", "", 0, false
+	}
+	for _, l := range strings.Split(line[open+1:end], ",") {
+		if k, val, found := strings.Cut(l, "="); found && k == "job" {
+			job = strings.Trim(val, `"`)
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
+	if err != nil || job == "" {
+		return "", "", 0, false
+	}
+	return name, job, v, true
 }
 
 func getJSON(ctx context.Context, c *Client, admin bool, path string, v any) error {

@@ -63,6 +63,8 @@ type Verdict struct {
 	Slowest        map[string]string  `json:"slowest,omitempty"`
 	Report         string             `json:"report,omitempty"`
 	Notes          []string           `json:"notes,omitempty"`
+	// JobRuns are the background jobs' runs per replica (jobs_once).
+	JobRuns map[string]*JobRuns `json:"job_runs,omitempty"`
 }
 
 // maxListed caps the violations printed in the verdict line.
@@ -74,6 +76,7 @@ const maxListed = 40
 func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Progress, format+"\n", a...) }
 	var cl *Cluster
+	began := time.Now() // before any replica starts: bounds their uptime
 	if cfg.Cluster != nil {
 		o := *cfg.Cluster
 		o.Log = logf
@@ -161,6 +164,10 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	} else {
 		v.Checks["ledger_verify"] = "skipped: -target without -database-url; the reconciliation's ledger invariants stand in"
 	}
+	state.Window = time.Since(began)
+	if cfg.Cluster == nil {
+		state.Window = 0 // targets started before the tool: uptime unknown
+	}
 	violations = append(violations, Verify(visitors, effects, state, len(unresolved))...)
 	if state.JobLag == nil {
 		v.Checks["job_lag"] = "skipped: the server exports no inbound_job_lag_seconds"
@@ -195,6 +202,12 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	check("auto_release", VReleaseLate)
 	if state.JobLag != nil {
 		check("job_lag", VJobLag)
+	}
+	if state.Jobs != nil {
+		check("jobs_once", VJobTwice)
+		v.JobRuns = state.Jobs
+	} else {
+		v.Checks["jobs_once"] = "skipped: the server exports no inbound_job_interval_seconds"
 	}
 	v.ViolationCount = len(violations)
 	v.Violations = violations[:min(len(violations), maxListed)]

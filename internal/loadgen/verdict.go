@@ -59,6 +59,12 @@ type ServerState struct {
 	JobLag *float64
 	// GatheredAt is when reading the server began.
 	GatheredAt time.Time
+
+	// Jobs are the background jobs' runs per replica, nil when the servers
+	// do not export them; Window is how long the replicas have been up
+	// (an upper bound), to know how many due times a job had.
+	Jobs   map[string]*JobRuns
+	Window time.Duration
 }
 
 // Violation is one broken promise.
@@ -80,6 +86,7 @@ const (
 	VUnresolved      = "unresolved_requests"
 	VJobLag          = "job_lag"
 	VReleaseLate     = "release_late"
+	VJobTwice        = "job_run_twice"
 	VServerUnread    = "server_state_unreadable"
 )
 
@@ -230,6 +237,20 @@ func Verify(visitors []string, effects []Effect, s ServerState, unresolved int) 
 	}
 	if s.JobLag != nil && *s.JobLag > MaxJobLag {
 		add(VJobLag, "inbound_job_lag_seconds %.0f exceeds %.0f", *s.JobLag, MaxJobLag)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Jobs)) {
+		j := s.Jobs[name]
+		if j.LeaseLost > 0 {
+			add(VJobTwice, "job %s: %d run(s) lost their lease to another replica mid-run", name, j.LeaseLost)
+		}
+		// Consecutive runs of a job are at least its interval apart (a
+		// run sets the next due time to its end plus the interval), so
+		// a window allows at most window/interval + 1 runs over all
+		// replicas; more means a due time ran on two replicas.
+		if most := int64(s.Window.Seconds()/j.Interval) + 1; s.Window > 0 && j.Total() > most {
+			add(VJobTwice, "job %s ran %d times on the replicas (%v) in %s; every %.0fs allows at most %d",
+				name, j.Total(), j.Runs, s.Window.Round(time.Second), j.Interval, most)
+		}
 	}
 	return out
 }

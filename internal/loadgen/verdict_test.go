@@ -308,3 +308,37 @@ func TestRecovery(t *testing.T) {
 		t.Errorf("recovery = %s, want never", got)
 	}
 }
+
+// TestVerifyJobsOnce: the runs of all replicas fit the window (at most
+// window/interval + 1 per job) and no run lost its lease; either broken is
+// a job_run_twice.
+func TestVerifyJobsOnce(t *testing.T) {
+	visitors, effects, s := cleanRun()
+	s.Window = 90 * time.Second
+	s.Jobs = map[string]*JobRuns{
+		"prepaid.expire":      {Runs: []int64{0, 1, 0}, Interval: 3600},
+		"escrow.auto_release": {Runs: []int64{30, 31, 29}, Interval: 1},
+	}
+	if got := kinds(Verify(visitors, effects, s, 0)); len(got) != 0 {
+		t.Fatalf("clean jobs: %v", got)
+	}
+	s.Jobs["prepaid.expire"].Runs = []int64{1, 1, 0}
+	if got := kinds(Verify(visitors, effects, s, 0)); !cmp.Equal(got, []string{VJobTwice}) {
+		t.Fatalf("an hourly job run twice in 90s: %v", got)
+	}
+	s.Jobs["prepaid.expire"].Runs = []int64{1, 0, 0}
+	s.Jobs["escrow.auto_release"].LeaseLost = 1
+	if got := kinds(Verify(visitors, effects, s, 0)); !cmp.Equal(got, []string{VJobTwice}) {
+		t.Fatalf("a lost lease: %v", got)
+	}
+}
+
+func TestJobSample(t *testing.T) {
+	name, job, v, ok := jobSample(`inbound_job_runs_total{job="escrow.auto_release",result="ok"} 42`)
+	if !ok || name != "inbound_job_runs_total" || job != "escrow.auto_release" || v != 42 {
+		t.Fatalf("%q %q %v %v", name, job, v, ok)
+	}
+	if _, _, _, ok := jobSample(`inbound_job_lag_seconds{job="x"} 1`); ok {
+		t.Fatal("parsed a series it does not read")
+	}
+}
