@@ -83,7 +83,7 @@ func loadReference(loadID string) string { return "load:" + loadID }
 // *gateway.DeclineError (with the failed load also returned), a
 // *LimitError, fx.ErrQuoteExpired, fx.ErrQuoteNotFound, ErrQuoteMismatch,
 // ErrCardNotUsable, the account errors, or ErrUnresolved.
-func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteID string) (Load, error) {
+func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteID string, then ...db.Then[Load]) (Load, error) {
 	key := idempotency.RequestKey(ctx)
 	if key != "" {
 		// A retry of a request that crashed after its first commit: answer
@@ -94,7 +94,7 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 		}
 		if prev != nil {
 			if LoadStatus(prev.Status) == LoadPending {
-				return s.settleRetried(ctx, prev.ID)
+				return s.settleRetried(ctx, prev.ID, then)
 			}
 			return resumedLoad(prev.load())
 		}
@@ -173,9 +173,9 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 	applied := false
 	call, err := s.d.Network.Sale(ctx, cardID, row.ID, q.Card(), func(tx *db.Tx, c gateway.Call) error {
 		applied = true
-		return s.applyLoad(ctx, tx, row.ID, c, q, accts, &out)
+		return s.applyLoad(ctx, tx, row.ID, c, q, accts, &out, then)
 	})
-	return s.loadResult(ctx, row.ID, call, applied, out, err)
+	return s.loadResult(ctx, row.ID, call, applied, out, err, then)
 }
 
 // settleRetried settles, for the retry of a request that died after
@@ -188,9 +188,9 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 // call row and re-checks their state, so a concurrent Recover (or the
 // original request, if it is in fact alive) settles it once: a capture is
 // never both credited and reversed.
-func (s *Service) settleRetried(ctx context.Context, loadID string) (Load, error) {
+func (s *Service) settleRetried(ctx context.Context, loadID string, then []db.Then[Load]) (Load, error) {
 	s.log.InfoContext(ctx, "retry of an interrupted load; settling it", "load", loadID)
-	l, err := s.settleLoad(context.WithoutCancel(ctx), loadID, true)
+	l, err := s.settleLoad(context.WithoutCancel(ctx), loadID, true, then)
 	if err != nil {
 		s.log.ErrorContext(ctx, "interrupted load left to recovery", "load", loadID, "err", err)
 		return Load{}, fmt.Errorf("%w: load %s: %w", ErrUnresolved, loadID, err)
@@ -269,8 +269,9 @@ var errSettled = errors.New("prepaid: load already settled")
 //
 // It does no I/O outside tx (q and accts are read before): on SQLite the
 // caller's transaction holds the only write lock, and a second connection
-// would wait for it.
-func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gateway.Call, q fx.Quote, accts map[fx.Role]string, out *Load) error {
+// would wait for it. A load that succeeds or waits for its OTP ends tx
+// with then.
+func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gateway.Call, q fx.Quote, accts map[fx.Role]string, out *Load, then []db.Then[Load]) error {
 	r, err := s.st.loadForUpdateTx(tx, loadID)
 	if err != nil {
 		return err
@@ -286,14 +287,14 @@ func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gat
 	r.ResponseCode, r.AuthCode, r.STAN, r.RRN = c.ResponseCode, c.AuthCode, c.Trace.STAN, c.Trace.RRN
 	switch c.State {
 	case gateway.StateApproved:
-		return s.creditLoad(ctx, tx, r, q, accts, out)
+		return s.creditLoad(ctx, tx, r, q, accts, out, then)
 	case gateway.StateChallenged:
 		r.Status = string(LoadRequiresAction)
 		if err := s.st.saveLoadTx(tx, r); err != nil {
 			return err
 		}
 		*out = r.load()
-		return db.RunHooks(ctx, tx, *out)
+		return db.RunThen(tx, *out, then...)
 	case gateway.StateIntent:
 		// Not an outcome: the call is being decided elsewhere.
 		*out = r.load()
@@ -304,8 +305,9 @@ func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gat
 }
 
 // creditLoad posts the load's ledger batch (reference load:<id>, so a
-// second post is a replay that moves nothing) and succeeds the load.
-func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quote, accts map[fx.Role]string, out *Load) error {
+// second post is a replay that moves nothing) and succeeds the load, then
+// ends tx with then.
+func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quote, accts map[fx.Role]string, out *Load, then []db.Then[Load]) error {
 	// The account lock orders this credit with the limit checks of other
 	// loads: a check must never read the balance before this credit and
 	// the loads in flight after it, and miss the load in both.
@@ -334,7 +336,7 @@ func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quo
 		return err
 	}
 	s.log.InfoContext(ctx, "load credited", "load", r.ID, "visitor", r.VisitorID, "call", r.CallID)
-	return db.RunHooks(ctx, tx, *out)
+	return db.RunThen(tx, *out, then...)
 }
 
 // loadParts reads what crediting a load needs, before its transaction:
@@ -355,7 +357,7 @@ func (s *Service) loadParts(ctx context.Context, r loadRow) (fx.Quote, map[fx.Ro
 }
 
 // failLoadTx fails a load. A decline has no success response to store, so
-// no hooks run (the HTTP layer answers 402).
+// it takes no Then (the HTTP layer answers 402).
 func (s *Service) failLoadTx(tx *db.Tx, r loadRow, declineCode string, out *Load) error {
 	if declineCode == "" {
 		declineCode = gateway.DeclineProcessingError
@@ -371,10 +373,10 @@ func (s *Service) failLoadTx(tx *db.Tx, r loadRow, declineCode string, out *Load
 // loadResult turns what Sale or Authenticate left into the caller's
 // answer. When no outcome was recorded, it settles the load at once from
 // the call record, as Recover would.
-func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Call, applied bool, out Load, err error) (Load, error) {
+func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Call, applied bool, out Load, err error, then []db.Then[Load]) (Load, error) {
 	if !applied || errors.Is(err, gateway.ErrNotRecorded) {
 		s.log.WarnContext(ctx, "load outcome not recorded; settling", "load", loadID, "call", call.ID, "err", err)
-		settled, rerr := s.settleLoad(context.WithoutCancel(ctx), loadID, applied)
+		settled, rerr := s.settleLoad(context.WithoutCancel(ctx), loadID, applied, then)
 		if rerr != nil {
 			s.log.ErrorContext(ctx, "load left to recovery", "load", loadID, "err", rerr)
 			return Load{}, fmt.Errorf("%w: load %s: %w", ErrUnresolved, loadID, errors.Join(err, rerr))
@@ -399,14 +401,14 @@ func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Ca
 // waiting; the last of gateway.MaxOTPAttempts wrong OTPs fails it, and a
 // new quote and load are needed then.
 // A load already succeeded is returned as it is.
-func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp string) (Load, error) {
+func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp string, then ...db.Then[Load]) (Load, error) {
 	r, err := s.st.load(ctx, partnerID, loadID)
 	if err != nil {
 		return Load{}, err
 	}
 	switch LoadStatus(r.Status) {
 	case LoadSucceeded:
-		return s.replayLoad(ctx, loadID)
+		return s.replayLoad(ctx, loadID, then)
 	case LoadRequiresAction:
 	default:
 		return Load{}, fmt.Errorf("%w: load is %s", ErrNoActionRequired, r.Status)
@@ -429,7 +431,7 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 	applied := false
 	call, err := s.d.Network.Authenticate(ctx, r.CallID, otp, func(tx *db.Tx, c gateway.Call) error {
 		applied = true
-		return s.applyLoad(ctx, tx, loadID, c, q, accts, &out)
+		return s.applyLoad(ctx, tx, loadID, c, q, accts, &out, then)
 	})
 	if errors.Is(err, gateway.ErrNotChallenged) {
 		return Load{}, fmt.Errorf("%w: %w", ErrNoActionRequired, err)
@@ -439,7 +441,7 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 		// out: the challenge still stands and the load keeps waiting.
 		return Load{}, err
 	}
-	l, err := s.loadResult(ctx, loadID, call, applied, out, err)
+	l, err := s.loadResult(ctx, loadID, call, applied, out, err, then)
 	switch {
 	case l.Status == LoadRequiresAction && call.State == gateway.StateChallenged:
 		// A wrong OTP with attempts left: the load keeps waiting.
@@ -450,9 +452,9 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 	return l, err
 }
 
-// replayLoad returns a load inside a transaction that runs the hooks, for
+// replayLoad returns a load inside a transaction that ends with then, for
 // the idempotent answer of a repeated Authenticate.
-func (s *Service) replayLoad(ctx context.Context, loadID string) (Load, error) {
+func (s *Service) replayLoad(ctx context.Context, loadID string, then []db.Then[Load]) (Load, error) {
 	var out Load
 	err := s.st.transact(ctx, func(tx *db.Tx) error {
 		r, err := s.st.loadForUpdateTx(tx, loadID)
@@ -460,7 +462,7 @@ func (s *Service) replayLoad(ctx context.Context, loadID string) (Load, error) {
 			return err
 		}
 		out = r.load()
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }

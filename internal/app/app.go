@@ -92,10 +92,8 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 			return err
 		},
 		Changed: func(ctx context.Context, tx *db.Tx, c kyc.Change) error {
-			if _, err := s.Webhooks.Emit(tx, c.Visitor.PartnerID, "visitor."+string(c.Visitor.Status), visitorEvent(c.Visitor)); err != nil {
-				return err
-			}
-			return db.RunHooks(ctx, tx, c)
+			_, err := s.Webhooks.Emit(tx, c.Visitor.PartnerID, "visitor."+string(c.Visitor.Status), visitorEvent(c.Visitor))
+			return err
 		},
 		// A visitor the re-screening job finds on a newly loaded list is
 		// frozen pending review, and the audit log says the system did it.
