@@ -128,6 +128,14 @@ type Events interface {
 	Emit(tx *db.Tx, partnerID, typ string, data any) (string, error)
 }
 
+// Promoter lifts the visitor of a card just verified to the verified tier
+// when the rest of the rule holds (docs/API.md: approved passport, entry
+// details, a verified card whose holder name matched), inside the
+// transaction that verified the card.
+type Promoter interface {
+	PromoteTx(tx *db.Tx, visitorID string, now time.Time) error
+}
+
 // The events binding emits.
 const (
 	EventCardVerified = "card.verified"
@@ -145,6 +153,9 @@ type BinderOptions struct {
 	// RepairGrace is how long a card may stay pending before Repair fails
 	// it (default 2 min; more than a verification can take).
 	RepairGrace time.Duration
+	// Promoter, when set, is the step of the binding flow that lifts the
+	// visitor to the verified tier once a card is verified.
+	Promoter Promoter
 }
 
 // Binder binds visitors' cards: validation, holder name, the card vault,
@@ -342,6 +353,9 @@ func (b *Binder) applyVerification(ctx context.Context, tx *db.Tx, cardID string
 		"last4", row.Last4, "status", row.Status, "decline_code", row.DeclineCode, "call", c.ID)
 	switch Status(row.Status) {
 	case StatusVerified:
+		if err := b.promote(tx, row.VisitorID); err != nil {
+			return err
+		}
 		if err := b.emit(tx, row.PartnerID, EventCardVerified, *out); err != nil {
 			return err
 		}
@@ -350,6 +364,17 @@ func (b *Binder) applyVerification(ctx context.Context, tx *db.Tx, cardID string
 		return b.emit(tx, row.PartnerID, EventCardFailed, *out)
 	}
 	return db.RunThen(tx, *out, then...)
+}
+
+// promote is the tier step of a verified card (BinderOptions.Promoter).
+func (b *Binder) promote(tx *db.Tx, visitorID string) error {
+	if b.opts.Promoter == nil {
+		return nil
+	}
+	if err := b.opts.Promoter.PromoteTx(tx, visitorID, b.now()); err != nil {
+		return fmt.Errorf("gateway: promote visitor %s: %w", visitorID, err)
+	}
+	return nil
 }
 
 func (b *Binder) emit(tx *db.Tx, partnerID, typ string, c Card) error {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"time"
 
 	"github.com/inbound-gateway/inbound/fx"
@@ -66,6 +65,17 @@ func (r loadRow) load() Load {
 // call carries the load id itself.
 func loadReference(loadID string) string { return "load:" + loadID }
 
+// LoadInput is what a load needs: whose account, which card, which quote,
+// and the request it is the execution of.
+type LoadInput struct {
+	PartnerID, VisitorID, CardID, QuoteID string
+	// RequestKey is the scoped idempotency key of the request
+	// (idempotency.ScopedKey), "" for none. It is recorded on the load, so
+	// a retry of a request that crashed after the first commit answers
+	// with the load it started.
+	RequestKey string
+}
+
 // Load charges the quote's sell amount to the visitor's card and credits
 // the quote's CNY, less the fee, to the prepaid account.
 //
@@ -83,8 +93,8 @@ func loadReference(loadID string) string { return "load:" + loadID }
 // *gateway.DeclineError (with the failed load also returned), a
 // *LimitError, fx.ErrQuoteExpired, fx.ErrQuoteNotFound, ErrQuoteMismatch,
 // ErrCardNotUsable, the account errors, or ErrUnresolved.
-func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteID string, then ...db.Then[Load]) (Load, error) {
-	key := idempotency.RequestKey(ctx)
+func (s *Service) Load(ctx context.Context, in LoadInput, then ...db.Then[Load]) (Load, error) {
+	partnerID, visitorID, cardID, quoteID, key := in.PartnerID, in.VisitorID, in.CardID, in.QuoteID, in.RequestKey
 	if key != "" {
 		// A retry of a request that crashed after its first commit: answer
 		// with the load it started, not with "quote already used".

@@ -9,7 +9,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/inbound-gateway/inbound/internal/idempotency"
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
@@ -157,15 +156,29 @@ type unloadPart struct {
 // The first unload is the request's (idempotency) one: it carries the
 // request key and names the group; the answer is that unload with the
 // list of all of them in Unloads.
-func (s *Service) Unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount bool, then ...db.Then[Unload]) (Unload, error) {
-	return s.unload(ctx, partnerID, visitorID, cardID, closeAccount, closeAccount, then)
+func (s *Service) Unload(ctx context.Context, in UnloadInput, then ...db.Then[Unload]) (Unload, error) {
+	return s.unload(ctx, in, in.Close, then)
+}
+
+// UnloadInput is what an unload needs: whose account, to which card,
+// whether to close the account, and the request it is the execution of.
+type UnloadInput struct {
+	PartnerID, VisitorID, CardID string
+	// Close spreads the rest over the other funding cards and closes the
+	// account after.
+	Close bool
+	// RequestKey is the scoped idempotency key of the request
+	// (idempotency.ScopedKey), "" for none: recorded on the first unload,
+	// so a retry of a request that crashed answers with its unloads.
+	RequestKey string
 }
 
 // unload is Unload; spread without closeAccount (the expiry job) sends
 // what the funding cards can take and leaves the rest, without refusing.
 // The transaction that completes the request ends with then.
-func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount, spread bool, then []db.Then[Unload]) (Unload, error) {
-	if key := idempotency.RequestKey(ctx); key != "" {
+func (s *Service) unload(ctx context.Context, in UnloadInput, spread bool, then []db.Then[Unload]) (Unload, error) {
+	partnerID, visitorID, cardID, closeAccount, key := in.PartnerID, in.VisitorID, in.CardID, in.Close, in.RequestKey
+	if key != "" {
 		// A retry of a request that crashed after its first commit: answer
 		// with the unloads it started.
 		prev, err := s.st.unloadByRequest(ctx, partnerID, key)
@@ -226,7 +239,7 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 	}
 	chosen := unloadTarget{card: card, cur: cur, accts: accts}
 	for range 3 {
-		parts, done, err := s.startUnload(ctx, acct, chosen, closeAccount, spread, then)
+		parts, done, err := s.startUnload(ctx, acct, chosen, closeAccount, spread, key, then)
 		if errors.Is(err, errBalanceMoved) {
 			continue
 		}
@@ -418,7 +431,7 @@ func (s *Service) plan(ctx context.Context, acct Account, targets []unloadTarget
 // nor any card's room has moved, spends the quotes, holds the CNY of every
 // part and writes the pending unloads. With nothing to refund it closes
 // the account (if asked) and returns that succeeded unload of zero as done.
-func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTarget, closeAccount, spread bool, then []db.Then[Unload]) ([]unloadPart, *Unload, error) {
+func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTarget, closeAccount, spread bool, key string, then []db.Then[Unload]) ([]unloadPart, *Unload, error) {
 	bal, err := s.led.Balance(ctx, chosen.accts[fx.RoleVisitor])
 	if err != nil {
 		return nil, nil, err
@@ -451,19 +464,18 @@ func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTa
 					RefundRoom: money.New(room.refundRoom(), chosen.cur)}
 			}
 		}
-		return s.reserveUnloads(ctx, acct, avail, parts, closeAccount, chosen, then)
+		return s.reserveUnloads(ctx, acct, avail, parts, closeAccount, chosen, key, then)
 	}
-	return s.reserveUnloads(ctx, acct, avail, nil, closeAccount, chosen, then)
+	return s.reserveUnloads(ctx, acct, avail, nil, closeAccount, chosen, key, then)
 }
 
 // reserveUnloads is the write-ahead transaction of startUnload.
 func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.Amount, parts []unloadPart,
-	closeAccount bool, chosen unloadTarget, then []db.Then[Unload]) ([]unloadPart, *Unload, error) {
+	closeAccount bool, chosen unloadTarget, key string, then []db.Then[Unload]) ([]unloadPart, *Unload, error) {
 	if len(parts) == 0 && !closeAccount {
 		return nil, nil, fmt.Errorf("%w: available balance %s", ErrNothingToUnload, seen)
 	}
 	now := s.now().Truncate(time.Microsecond)
-	key := idempotency.RequestKey(ctx)
 	empty := unloadRow{
 		ID: ids.New(ids.Unload), PartnerID: acct.PartnerID, VisitorID: acct.VisitorID, AccountID: acct.ID,
 		CardID: chosen.card.ID, Status: string(UnloadPending), CloseAccount: closeAccount, Network: chosen.card.Network.String(),

@@ -48,7 +48,8 @@ func (s *Server) createLoad(c *gin.Context) {
 		return
 	}
 	mutate(s, c, reply(http.StatusCreated, loadAnswer), func(ctx context.Context, then ...db.Then[prepaid.Load]) (prepaid.Load, error) {
-		l, err := s.Prepaid.Load(ctx, p.ID, c.Param("id"), req.CardID, req.QuoteID, then...)
+		l, err := s.Prepaid.Load(ctx, prepaid.LoadInput{PartnerID: p.ID, VisitorID: c.Param("id"), CardID: req.CardID,
+			QuoteID: req.QuoteID, RequestKey: requestKeyOf(c)}, then...)
 		if err != nil {
 			return l, loadFailure(err, l)
 		}
@@ -132,6 +133,7 @@ func (s *Server) createUnload(c *gin.Context) {
 	p, _ := partnerOf(c)
 	a := reply(http.StatusCreated, func(u prepaid.Unload) any { return u })
 	mutate(s, c, a, func(ctx context.Context, then ...db.Then[prepaid.Unload]) (prepaid.Unload, error) {
-		return s.Prepaid.Unload(ctx, p.ID, c.Param("id"), req.CardID, req.Close, then...)
+		return s.Prepaid.Unload(ctx, prepaid.UnloadInput{PartnerID: p.ID, VisitorID: c.Param("id"), CardID: req.CardID,
+			Close: req.Close, RequestKey: requestKeyOf(c)}, then...)
 	})
 }

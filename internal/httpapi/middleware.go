@@ -319,6 +319,15 @@ type pending struct {
 	status                                int
 }
 
+// requestKeyOf is the scoped idempotency key of the request, which a
+// multi-step money movement records (prepaid loads and unloads), or "".
+func requestKeyOf(c *gin.Context) string {
+	if p := pendingOf(c); p != nil {
+		return idempotency.ScopedKey(p.scope, p.key)
+	}
+	return ""
+}
+
 // pendingOf returns the idempotency state of the request, or nil when it
 // carries no Idempotency-Key.
 func pendingOf(c *gin.Context) *pending {
@@ -382,7 +391,6 @@ func (s *Server) idempotent(required bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxIdem, p)
-		c.Request = c.Request.WithContext(idempotency.WithRequestKey(c.Request.Context(), p.scope, key))
 		rec := &recorder{ResponseWriter: c.Writer}
 		c.Writer = rec
 		c.Next()
