@@ -301,7 +301,9 @@ func TestConcurrentLoadsKeepTheCap(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, n)
 		for i := range n {
-			wg.Go(func() { _, errs[i] = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: quotes[i].ID()}) })
+			wg.Go(func() {
+				_, errs[i] = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: quotes[i].ID()})
+			})
 		}
 		wg.Wait()
 		ok, limited := 0, 0

@@ -9,7 +9,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/db"
