@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/inbound-gateway/inbound/fx"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
@@ -365,7 +366,7 @@ func (failingSource) Rates(context.Context) (fx.Table, error) {
 
 type nopStore struct{}
 
-func (nopStore) Create(context.Context, fx.Quote, bool) error { return nil }
+func (nopStore) Create(context.Context, fx.Quote, []db.Then[fx.Quote]) error { return nil }
 func (nopStore) Get(context.Context, fx.Owner, string) (fx.Quote, error) {
 	return fx.Quote{}, fx.ErrQuoteNotFound
 }

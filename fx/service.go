@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
@@ -16,9 +17,8 @@ import (
 // used inside the caller's transaction, takes a *gorm.DB and so is declared
 // by the package that calls it (prepaid), not here.
 type Store interface {
-	// Create stores a new quote. With runHooks, the hooks of ctx (the
-	// request's stored idempotent response) run in the same transaction.
-	Create(ctx context.Context, q Quote, runHooks bool) error
+	// Create stores a new quote; then runs last in the same transaction.
+	Create(ctx context.Context, q Quote, then []db.Then[Quote]) error
 	// Get returns the owner's quote, or ErrQuoteNotFound, also when the quote
 	// belongs to someone else.
 	Get(ctx context.Context, owner Owner, id string) (Quote, error)
@@ -51,22 +51,22 @@ func NewService(src Source, store Store, cfg Config, now func() time.Time) (*Ser
 func (s *Service) Config() Config { return s.cfg }
 
 // Quote prices a load (see NewQuote) and stores the quote. It is an
-// operation of its own (POST /v1/fx/quotes), so the hooks of ctx run in the
-// quote's transaction: a retry of a request whose answer was lost gets the
-// same quote back, never a second one at another rate.
-func (s *Service) Quote(ctx context.Context, req Request) (Quote, error) {
-	return s.make(ctx, req, NewQuote, true)
+// operation of its own (POST /v1/fx/quotes): then runs in the quote's
+// transaction, so a caller storing its idempotent response there gives a
+// retry whose answer was lost the same quote back, never a second one at
+// another rate.
+func (s *Service) Quote(ctx context.Context, req Request, then ...db.Then[Quote]) (Quote, error) {
+	return s.make(ctx, req, NewQuote, then)
 }
 
 // UnloadQuote prices an unload (see NewUnloadQuote) and stores the quote,
 // so the unload record can name the rate it paid out at.
 func (s *Service) UnloadQuote(ctx context.Context, req Request) (Quote, error) {
-	// A step of an unload, whose own transaction runs the hooks.
-	return s.make(ctx, req, NewUnloadQuote, false)
+	return s.make(ctx, req, NewUnloadQuote, nil)
 }
 
 func (s *Service) make(ctx context.Context, req Request,
-	price func(string, Request, Table, Config, time.Time) (Quote, error), runHooks bool) (Quote, error) {
+	price func(string, Request, Table, Config, time.Time) (Quote, error), then []db.Then[Quote]) (Quote, error) {
 	t, err := s.src.Rates(ctx)
 	if err != nil {
 		// A source that cannot answer leaves us with no fresh rates.
@@ -76,7 +76,7 @@ func (s *Service) make(ctx context.Context, req Request,
 	if err != nil {
 		return Quote{}, err
 	}
-	if err := s.store.Create(ctx, q, runHooks); err != nil {
+	if err := s.store.Create(ctx, q, then); err != nil {
 		return Quote{}, err
 	}
 	return q, nil

@@ -129,18 +129,14 @@ func fromRow(r quoteRow) (Quote, error) {
 	return q, nil
 }
 
-// Create inserts q, and with runHooks runs the hooks of ctx in the same
-// transaction.
-func (s *GormStore) Create(ctx context.Context, q Quote, runHooks bool) error {
+// Create inserts q and runs then in the same transaction.
+func (s *GormStore) Create(ctx context.Context, q Quote, then []db.Then[Quote]) error {
 	row := toRow(q)
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		if runHooks {
-			return db.RunHooks(ctx, tx, q)
-		}
-		return nil
+		return db.RunThen(tx, q, then...)
 	})
 	if err != nil {
 		return fmt.Errorf("fx: store quote %s: %w", q.id, err)

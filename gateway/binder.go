@@ -128,6 +128,14 @@ type Events interface {
 	Emit(tx *db.Tx, partnerID, typ string, data any) (string, error)
 }
 
+// Promoter lifts the visitor of a card just verified to the verified tier
+// when the rest of the rule holds (docs/API.md: approved passport, entry
+// details, a verified card whose holder name matched), inside the
+// transaction that verified the card.
+type Promoter interface {
+	PromoteTx(tx *db.Tx, visitorID string, now time.Time) error
+}
+
 // The events binding emits.
 const (
 	EventCardVerified = "card.verified"
@@ -145,6 +153,9 @@ type BinderOptions struct {
 	// RepairGrace is how long a card may stay pending before Repair fails
 	// it (default 2 min; more than a verification can take).
 	RepairGrace time.Duration
+	// Promoter, when set, is the step of the binding flow that lifts the
+	// visitor to the verified tier once a card is verified.
+	Promoter Promoter
 }
 
 // Binder binds visitors' cards: validation, holder name, the card vault,
@@ -185,7 +196,7 @@ func NewBinder(d *db.DB, v *vault.Vault, c *Client, ev Events, o BinderOptions) 
 // (finish with Verify). Binding a card the visitor already holds returns
 // that card. A decline returns a *DeclineError and leaves the card failed,
 // so the same card can be bound again.
-func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in CardInput) (Card, error) {
+func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in CardInput, then ...db.Then[Card]) (Card, error) {
 	pan, err := ParsePAN(in.Number)
 	if err != nil {
 		return Card{}, err
@@ -239,7 +250,7 @@ func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in Ca
 			}
 			c := toCard(*cur)
 			existing = &c
-			return db.RunHooks(ctx, tx, c)
+			return db.RunThen(tx, c, then...)
 		}
 		n, err := b.store.countActive(tx, v.ID)
 		if err != nil {
@@ -271,7 +282,7 @@ func (b *Binder) Bind(ctx context.Context, partnerID string, v VisitorRef, in Ca
 	src := source{cardID: row.ID, pan: pan, expiry: exp}
 	_, err = b.client.verify(ctx, src, in.CVC, func(tx *db.Tx, c Call) error {
 		applied = true
-		return b.applyVerification(ctx, tx, row.ID, StatusPending, c, &out)
+		return b.applyVerification(ctx, tx, row.ID, StatusPending, c, &out, then)
 	})
 	if !applied || errors.Is(err, ErrNotRecorded) {
 		// No outcome was recorded (circuit open, database trouble): the
@@ -302,8 +313,9 @@ func declineCodeOf(err error) string {
 }
 
 // applyVerification moves a card out of status from according to the
-// verification call c, inside the transaction recording c's outcome.
-func (b *Binder) applyVerification(ctx context.Context, tx *db.Tx, cardID string, from Status, c Call, out *Card) error {
+// verification call c, inside the transaction recording c's outcome, and
+// ends it with then unless the card failed.
+func (b *Binder) applyVerification(ctx context.Context, tx *db.Tx, cardID string, from Status, c Call, out *Card, then []db.Then[Card]) error {
 	row, err := b.store.cardForUpdate(tx, cardID)
 	if err != nil {
 		return err
@@ -341,14 +353,28 @@ func (b *Binder) applyVerification(ctx context.Context, tx *db.Tx, cardID string
 		"last4", row.Last4, "status", row.Status, "decline_code", row.DeclineCode, "call", c.ID)
 	switch Status(row.Status) {
 	case StatusVerified:
+		if err := b.promote(tx, row.VisitorID); err != nil {
+			return err
+		}
 		if err := b.emit(tx, row.PartnerID, EventCardVerified, *out); err != nil {
 			return err
 		}
 	case StatusFailed:
-		// A decline has no success response to store: no hooks.
+		// A decline has no success response to store: no then.
 		return b.emit(tx, row.PartnerID, EventCardFailed, *out)
 	}
-	return db.RunHooks(ctx, tx, *out)
+	return db.RunThen(tx, *out, then...)
+}
+
+// promote is the tier step of a verified card (BinderOptions.Promoter).
+func (b *Binder) promote(tx *db.Tx, visitorID string) error {
+	if b.opts.Promoter == nil {
+		return nil
+	}
+	if err := b.opts.Promoter.PromoteTx(tx, visitorID, b.now()); err != nil {
+		return fmt.Errorf("gateway: promote visitor %s: %w", visitorID, err)
+	}
+	return nil
 }
 
 func (b *Binder) emit(tx *db.Tx, partnerID, typ string, c Card) error {
@@ -391,14 +417,14 @@ func (b *Binder) fail(ctx context.Context, cardID string, from Status, declineCo
 // up to MaxOTPAttempts OTPs, and the last wrong one fails it, as a failed
 // 3-D Secure fails a SetupIntent; the partner then binds the card again.
 // Verifying a card already verified returns it.
-func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp string) (Card, error) {
+func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp string, then ...db.Then[Card]) (Card, error) {
 	row, err := b.store.card(ctx, partnerID, visitorID, cardID)
 	if err != nil {
 		return Card{}, err
 	}
 	switch Status(row.Status) {
 	case StatusVerified:
-		return b.replay(ctx, cardID)
+		return b.replay(ctx, cardID, then)
 	case StatusRequiresAction:
 	default:
 		return Card{}, fmt.Errorf("%w: card is %s", ErrNoActionRequired, row.Status)
@@ -410,7 +436,7 @@ func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp s
 	applied := false
 	call, err := b.client.Authenticate(ctx, row.VerifyCallID, otp, func(tx *db.Tx, c Call) error {
 		applied = true
-		return b.applyVerification(ctx, tx, row.ID, StatusRequiresAction, c, &out)
+		return b.applyVerification(ctx, tx, row.ID, StatusRequiresAction, c, &out, then)
 	})
 	if errors.Is(err, ErrNotChallenged) {
 		return Card{}, fmt.Errorf("%w: %w", ErrNoActionRequired, err)
@@ -432,9 +458,9 @@ func (b *Binder) Verify(ctx context.Context, partnerID, visitorID, cardID, otp s
 	return b.result(out, err)
 }
 
-// replay returns a card inside a transaction that runs the hooks, for the
+// replay returns a card inside a transaction that ends with then, for the
 // idempotent answers of mutating calls.
-func (b *Binder) replay(ctx context.Context, cardID string) (Card, error) {
+func (b *Binder) replay(ctx context.Context, cardID string, then []db.Then[Card]) (Card, error) {
 	var out Card
 	err := b.store.transact(ctx, func(tx *db.Tx) error {
 		row, err := b.store.cardForUpdate(tx, cardID)
@@ -442,7 +468,7 @@ func (b *Binder) replay(ctx context.Context, cardID string) (Card, error) {
 			return err
 		}
 		out = toCard(row)
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -473,7 +499,7 @@ func (b *Binder) List(ctx context.Context, partnerID, visitorID string) ([]Card,
 // Unbind removes a card: it no longer counts against the limit, its
 // fingerprint is free for another binding, and it can no longer pay (a
 // refund may still go to it). Unbinding a removed card returns it.
-func (b *Binder) Unbind(ctx context.Context, partnerID, visitorID, cardID string) (Card, error) {
+func (b *Binder) Unbind(ctx context.Context, partnerID, visitorID, cardID string, then ...db.Then[Card]) (Card, error) {
 	var out Card
 	err := b.store.transact(ctx, func(tx *db.Tx) error {
 		row, err := b.store.cardForUpdate(tx, cardID)
@@ -491,7 +517,7 @@ func (b *Binder) Unbind(ctx context.Context, partnerID, visitorID, cardID string
 			b.log.InfoContext(ctx, "card removed", "card", row.ID, "visitor", row.VisitorID, "network", row.Network, "last4", row.Last4)
 		}
 		out = toCard(row)
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }

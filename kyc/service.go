@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/vault"
 )
@@ -26,7 +27,7 @@ type Store interface {
 	// the same partner is ErrDuplicateDocument; one of another partner
 	// turns the visitor into a review with ReasonDuplicateDocument, which
 	// tells the applying partner nothing about the holder.
-	Create(ctx context.Context, r Registration) (Visitor, error)
+	Create(ctx context.Context, r Registration, then []db.Then[Change]) (Visitor, error)
 	// Get returns a visitor of any partner, or ErrNotFound.
 	Get(ctx context.Context, id string) (Visitor, error)
 	// FindByDocumentIndex returns every visitor, active or not, holding the
@@ -60,12 +61,12 @@ type Store interface {
 	// called more than once if the transaction is retried.
 	// An approval is refused with ErrDuplicateDocument while another
 	// approved visitor holds the document.
-	Decide(ctx context.Context, reviewID string, decide func(Review, Visitor) (Review, Visitor, Change, error)) (Review, Visitor, error)
+	Decide(ctx context.Context, reviewID string, decide func(Review, Visitor) (Review, Visitor, Change, error), then []db.Then[Change]) (Review, Visitor, error)
 	// ReleaseDocument ends the visitor's claim on its document at at, with
 	// a history entry by staffID noting reason, and runs the context's
 	// db hooks with the visitor (the audit record). A rejected or released
 	// visitor is ErrDocumentNotHeld.
-	ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, at time.Time) (Visitor, error)
+	ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, at time.Time, then []db.Then[Visitor]) (Visitor, error)
 }
 
 // Registration is what Store.Create writes: the visitor and what must never
@@ -123,7 +124,7 @@ type Application struct {
 // (an expired, fabricated MRZ) would let a partner probe whether a passport
 // is registered anywhere. A duplicate held under another partner sends the
 // visitor to review (ReasonDuplicateDocument).
-func (s *Service) Register(ctx context.Context, partnerID string, a Application) (Visitor, error) {
+func (s *Service) Register(ctx context.Context, partnerID string, a Application, then ...db.Then[Change]) (Visitor, error) {
 	now := s.now().UTC()
 	m, err := ParseMRZ(a.MRZ, now)
 	if err != nil {
@@ -166,7 +167,7 @@ func (s *Service) Register(ctx context.Context, partnerID string, a Application)
 	if v.Status != StatusRejected {
 		reg.ReviewID = ids.New(ids.Review)
 	}
-	v, err = s.store.Create(ctx, reg)
+	v, err = s.store.Create(ctx, reg, then)
 	if err != nil {
 		return Visitor{}, fmt.Errorf("kyc: register: %w", err)
 	}
@@ -180,12 +181,12 @@ func (s *Service) Register(ctx context.Context, partnerID string, a Application)
 // history records who released it and why. A rejected or already released
 // visitor is ErrDocumentNotHeld; a missing reason or staff id is
 // ErrInvalidRelease.
-func (s *Service) ReleaseDocument(ctx context.Context, visitorID, staffID, reason string) (Visitor, error) {
+func (s *Service) ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, then ...db.Then[Visitor]) (Visitor, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || staffID == "" {
 		return Visitor{}, ErrInvalidRelease
 	}
-	return s.store.ReleaseDocument(ctx, visitorID, staffID, reason, s.now().UTC())
+	return s.store.ReleaseDocument(ctx, visitorID, staffID, reason, s.now().UTC(), then)
 }
 
 // DocumentIndex is the keyed hash identifying a document across partners:
@@ -290,7 +291,7 @@ func (s *Service) Review(ctx context.Context, id string) (Review, error) {
 // added, which frees its document for a later application. A decided
 // review is ErrReviewClosed; a decision without verdict, reason or staff id
 // is ErrInvalidDecision.
-func (s *Service) Decide(ctx context.Context, reviewID string, d Decision) (Review, Visitor, error) {
+func (s *Service) Decide(ctx context.Context, reviewID string, d Decision, then ...db.Then[Change]) (Review, Visitor, error) {
 	d.Reason = strings.TrimSpace(d.Reason)
 	if (d.Verdict != Approve && d.Verdict != Reject) || d.Reason == "" || d.StaffID == "" {
 		return Review{}, Visitor{}, ErrInvalidDecision
@@ -314,5 +315,5 @@ func (s *Service) Decide(ctx context.Context, reviewID string, d Decision) (Revi
 		}
 		v.UpdatedAt = now
 		return r, v, Change{Visitor: v, From: from, Actor: d.StaffID, Reason: d.Reason, ReviewID: r.ID}, nil
-	})
+	}, then)
 }

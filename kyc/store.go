@@ -210,7 +210,7 @@ func history(v Visitor, actor, note string, at time.Time) historyRow {
 const holdsClaim = "status <> 'rejected' AND document_released_at IS NULL"
 
 // Create implements Store.
-func (s *GormStore) Create(ctx context.Context, r Registration) (Visitor, error) {
+func (s *GormStore) Create(ctx context.Context, r Registration, then []db.Then[Change]) (Visitor, error) {
 	cands, err := json.Marshal(r.Screening.Candidates)
 	if err != nil {
 		return Visitor{}, err
@@ -219,7 +219,7 @@ func (s *GormStore) Create(ctx context.Context, r Registration) (Visitor, error)
 	// document (unique index) is tried once more: the check then sees the
 	// winner and answers 409 or review like any later application.
 	for attempt := 0; ; attempt++ {
-		v, err := s.create(ctx, r, cands)
+		v, err := s.create(ctx, r, cands, then)
 		if err != nil && db.IsUniqueViolation(err) {
 			if attempt == 0 && r.Visitor.Status == StatusApproved {
 				continue
@@ -230,7 +230,7 @@ func (s *GormStore) Create(ctx context.Context, r Registration) (Visitor, error)
 	}
 }
 
-func (s *GormStore) create(ctx context.Context, r Registration, cands []byte) (Visitor, error) {
+func (s *GormStore) create(ctx context.Context, r Registration, cands []byte, then []db.Then[Change]) (Visitor, error) {
 	var out Visitor
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		v := r.Visitor
@@ -285,7 +285,7 @@ func (s *GormStore) create(ctx context.Context, r Registration, cands []byte) (V
 				return err
 			}
 		}
-		if err := s.runHooks(ctx, tx, Change{Visitor: v, Actor: ActorSystem, ReviewID: reviewID}); err != nil {
+		if err := s.runHooks(ctx, tx, Change{Visitor: v, Actor: ActorSystem, ReviewID: reviewID}, then); err != nil {
 			return err
 		}
 		out = v
@@ -294,7 +294,8 @@ func (s *GormStore) create(ctx context.Context, r Registration, cands []byte) (V
 	return out, err
 }
 
-func (s *GormStore) runHooks(ctx context.Context, tx *gorm.DB, c Change) error {
+// runHooks runs the store's hooks of a change, then the caller's thens.
+func (s *GormStore) runHooks(ctx context.Context, tx *gorm.DB, c Change, then []db.Then[Change]) error {
 	if c.Visitor.Status == StatusApproved && s.hooks.Approved != nil {
 		if err := s.hooks.Approved(ctx, tx, c.Visitor); err != nil {
 			return fmt.Errorf("kyc: approved hook: %w", err)
@@ -305,7 +306,7 @@ func (s *GormStore) runHooks(ctx context.Context, tx *gorm.DB, c Change) error {
 			return fmt.Errorf("kyc: changed hook: %w", err)
 		}
 	}
-	return nil
+	return db.RunThen(tx, c, then...)
 }
 
 // Get implements Store.
@@ -407,7 +408,7 @@ func (s *GormStore) Review(ctx context.Context, id string) (Review, error) {
 }
 
 // Decide implements Store.
-func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Review, Visitor) (Review, Visitor, Change, error)) (Review, Visitor, error) {
+func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Review, Visitor) (Review, Visitor, Change, error), then []db.Then[Change]) (Review, Visitor, error) {
 	var outR Review
 	var outV Visitor
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
@@ -461,7 +462,7 @@ func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Rev
 		if err := tx.Create(&h).Error; err != nil {
 			return err
 		}
-		if err := s.runHooks(ctx, tx, change); err != nil {
+		if err := s.runHooks(ctx, tx, change, then); err != nil {
 			return err
 		}
 		outR, outV = r, v
@@ -475,7 +476,7 @@ func (s *GormStore) Decide(ctx context.Context, reviewID string, decide func(Rev
 }
 
 // ReleaseDocument implements Store.
-func (s *GormStore) ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, at time.Time) (Visitor, error) {
+func (s *GormStore) ReleaseDocument(ctx context.Context, visitorID, staffID, reason string, at time.Time, then []db.Then[Visitor]) (Visitor, error) {
 	var out Visitor
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		var vr visitorRow
@@ -505,7 +506,7 @@ func (s *GormStore) ReleaseDocument(ctx context.Context, visitorID, staffID, rea
 			return err
 		}
 		out = v
-		return db.RunHooks(ctx, tx, v)
+		return db.RunThen(tx, v, then...)
 	})
 	return out, err
 }
@@ -578,7 +579,7 @@ func (s *GormStore) Rescreen(ctx context.Context, rec ScreeningRecord, flag func
 		if err := tx.Create(&rv).Error; err != nil {
 			return err
 		}
-		if err := s.runHooks(ctx, tx, change); err != nil {
+		if err := s.runHooks(ctx, tx, change, nil); err != nil {
 			return err
 		}
 		if s.hooks.Rescreened != nil {

@@ -44,7 +44,7 @@ func BenchmarkLoads(b *testing.B) {
 		for pb.Next() {
 			a := accts[next.Add(1)%visitors]
 			q := e.quote(b, a.v, a.c, "100.00", "CNY")
-			if _, err := e.svc.Load(ctx, e.partner, a.v.ID, a.c.ID, q.ID()); err != nil {
+			if _, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: a.v.ID, CardID: a.c.ID, QuoteID: q.ID()}); err != nil {
 				b.Error(err)
 				return
 			}

@@ -78,7 +78,7 @@ func (s *Service) ExpireAccounts(ctx context.Context, now time.Time) (int, error
 			}
 			continue
 		}
-		_, err = s.Unload(ctx, a.PartnerID, a.VisitorID, cardID, true)
+		_, err = s.Unload(ctx, UnloadInput{PartnerID: a.PartnerID, VisitorID: a.VisitorID, CardID: cardID, Close: true})
 		switch {
 		case err == nil:
 			closed++
@@ -93,7 +93,7 @@ func (s *Service) ExpireAccounts(ctx context.Context, now time.Time) (int, error
 			if errors.Is(err, ErrExceedsCardRoom) {
 				s.log.ErrorContext(ctx, "expired account holds more than its cards can take back; left for staff", "account", a.ID, "err", err)
 			}
-			_, uerr := s.unload(ctx, a.PartnerID, a.VisitorID, cardID, false, true)
+			_, uerr := s.unload(ctx, UnloadInput{PartnerID: a.PartnerID, VisitorID: a.VisitorID, CardID: cardID}, true, nil)
 			if uerr != nil && !errors.Is(uerr, ErrNothingToUnload) && !errors.Is(uerr, ErrUnloadInProgress) {
 				s.log.WarnContext(ctx, "expiry unload deferred", "account", a.ID, "err", uerr)
 			}

@@ -47,7 +47,7 @@ func TestRecoverGraceFollowsTheLease(t *testing.T) {
 		q := e.quote(t, v, c, "100.00", "CNY")
 		done := make(chan error, 1)
 		go func() {
-			_, err := svc.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+			_, err := svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()})
 			done <- err
 		}()
 		<-slow.entered
@@ -72,7 +72,7 @@ func TestRecoverGraceFollowsTheLease(t *testing.T) {
 					t.Fatalf("no crash: %v", r)
 				}
 			}()
-			_, _ = crashing.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+			_, _ = crashing.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()})
 		}()
 		d.Network = e.client
 		restarted := e.service(t, d)
@@ -120,7 +120,7 @@ func TestRepairLeavesUnrecordedSalesToTheirOwner(t *testing.T) {
 					t.Fatalf("no crash: %v", r)
 				}
 			}()
-			_, _ = e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+			_, _ = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()})
 		}()
 		now := e.clock.Now().Add(5 * time.Minute) // past RepairGrace, within OwnerGrace
 		if n, err := e.client.Repair(ctx, now); err != nil || n != 0 {

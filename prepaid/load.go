@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"time"
 
 	"github.com/inbound-gateway/inbound/fx"
@@ -66,6 +65,17 @@ func (r loadRow) load() Load {
 // call carries the load id itself.
 func loadReference(loadID string) string { return "load:" + loadID }
 
+// LoadInput is what a load needs: whose account, which card, which quote,
+// and the request it is the execution of.
+type LoadInput struct {
+	PartnerID, VisitorID, CardID, QuoteID string
+	// RequestKey is the scoped idempotency key of the request
+	// (idempotency.ScopedKey), "" for none. It is recorded on the load, so
+	// a retry of a request that crashed after the first commit answers
+	// with the load it started.
+	RequestKey string
+}
+
 // Load charges the quote's sell amount to the visitor's card and credits
 // the quote's CNY, less the fee, to the prepaid account.
 //
@@ -83,8 +93,8 @@ func loadReference(loadID string) string { return "load:" + loadID }
 // *gateway.DeclineError (with the failed load also returned), a
 // *LimitError, fx.ErrQuoteExpired, fx.ErrQuoteNotFound, ErrQuoteMismatch,
 // ErrCardNotUsable, the account errors, or ErrUnresolved.
-func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteID string) (Load, error) {
-	key := idempotency.RequestKey(ctx)
+func (s *Service) Load(ctx context.Context, in LoadInput, then ...db.Then[Load]) (Load, error) {
+	partnerID, visitorID, cardID, quoteID, key := in.PartnerID, in.VisitorID, in.CardID, in.QuoteID, in.RequestKey
 	if key != "" {
 		// A retry of a request that crashed after its first commit: answer
 		// with the load it started, not with "quote already used".
@@ -94,7 +104,7 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 		}
 		if prev != nil {
 			if LoadStatus(prev.Status) == LoadPending {
-				return s.settleRetried(ctx, prev.ID)
+				return s.settleRetried(ctx, prev.ID, then)
 			}
 			return resumedLoad(prev.load())
 		}
@@ -174,9 +184,9 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 	applied := false
 	call, err := s.d.Network.Sale(ctx, cardID, row.ID, q.Card(), func(tx *db.Tx, c gateway.Call) error {
 		applied = true
-		return s.applyLoad(ctx, tx, row.ID, c, q, accts, &out)
+		return s.applyLoad(ctx, tx, row.ID, c, q, accts, &out, then)
 	})
-	return s.loadResult(ctx, row.ID, call, applied, out, err)
+	return s.loadResult(ctx, row.ID, call, applied, out, err, then)
 }
 
 // settleRetried settles, for the retry of a request that died after
@@ -189,10 +199,10 @@ func (s *Service) Load(ctx context.Context, partnerID, visitorID, cardID, quoteI
 // call row and re-checks their state, so a concurrent Recover (or the
 // original request, if it is in fact alive) settles it once: a capture is
 // never both credited and reversed.
-func (s *Service) settleRetried(ctx context.Context, loadID string) (Load, error) {
+func (s *Service) settleRetried(ctx context.Context, loadID string, then []db.Then[Load]) (Load, error) {
 	s.log.InfoContext(ctx, "retry of an interrupted load; settling it", "load", loadID)
 	defer s.keepLeased(&loadRow{}, loadID)()
-	l, err := s.settleLoad(context.WithoutCancel(ctx), loadID, true)
+	l, err := s.settleLoad(context.WithoutCancel(ctx), loadID, true, then)
 	if err != nil {
 		s.log.ErrorContext(ctx, "interrupted load left to recovery", "load", loadID, "err", err)
 		return Load{}, fmt.Errorf("%w: load %s: %w", ErrUnresolved, loadID, err)
@@ -271,8 +281,9 @@ var errSettled = errors.New("prepaid: load already settled")
 //
 // It does no I/O outside tx (q and accts are read before): on SQLite the
 // caller's transaction holds the only write lock, and a second connection
-// would wait for it.
-func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gateway.Call, q fx.Quote, accts map[fx.Role]string, out *Load) error {
+// would wait for it. A load that succeeds or waits for its OTP ends tx
+// with then.
+func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gateway.Call, q fx.Quote, accts map[fx.Role]string, out *Load, then []db.Then[Load]) error {
 	r, err := s.st.loadForUpdateTx(tx, loadID)
 	if err != nil {
 		return err
@@ -288,14 +299,14 @@ func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gat
 	r.ResponseCode, r.AuthCode, r.STAN, r.RRN = c.ResponseCode, c.AuthCode, c.Trace.STAN, c.Trace.RRN
 	switch c.State {
 	case gateway.StateApproved:
-		return s.creditLoad(ctx, tx, r, q, accts, out)
+		return s.creditLoad(ctx, tx, r, q, accts, out, then)
 	case gateway.StateChallenged:
 		r.Status = string(LoadRequiresAction)
 		if err := s.st.saveLoadTx(tx, r); err != nil {
 			return err
 		}
 		*out = r.load()
-		return db.RunHooks(ctx, tx, *out)
+		return db.RunThen(tx, *out, then...)
 	case gateway.StateIntent:
 		// Not an outcome: the call is being decided elsewhere.
 		*out = r.load()
@@ -306,8 +317,9 @@ func (s *Service) applyLoad(ctx context.Context, tx *db.Tx, loadID string, c gat
 }
 
 // creditLoad posts the load's ledger batch (reference load:<id>, so a
-// second post is a replay that moves nothing) and succeeds the load.
-func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quote, accts map[fx.Role]string, out *Load) error {
+// second post is a replay that moves nothing) and succeeds the load, then
+// ends tx with then.
+func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quote, accts map[fx.Role]string, out *Load, then []db.Then[Load]) error {
 	// The account lock orders this credit with the limit checks of other
 	// loads: a check must never read the balance before this credit and
 	// the loads in flight after it, and miss the load in both.
@@ -336,7 +348,7 @@ func (s *Service) creditLoad(ctx context.Context, tx *db.Tx, r loadRow, q fx.Quo
 		return err
 	}
 	s.log.InfoContext(ctx, "load credited", "load", r.ID, "visitor", r.VisitorID, "call", r.CallID)
-	return db.RunHooks(ctx, tx, *out)
+	return db.RunThen(tx, *out, then...)
 }
 
 // loadParts reads what crediting a load needs, before its transaction:
@@ -357,7 +369,7 @@ func (s *Service) loadParts(ctx context.Context, r loadRow) (fx.Quote, map[fx.Ro
 }
 
 // failLoadTx fails a load. A decline has no success response to store, so
-// no hooks run (the HTTP layer answers 402).
+// it takes no Then (the HTTP layer answers 402).
 func (s *Service) failLoadTx(tx *db.Tx, r loadRow, declineCode string, out *Load) error {
 	if declineCode == "" {
 		declineCode = gateway.DeclineProcessingError
@@ -373,10 +385,10 @@ func (s *Service) failLoadTx(tx *db.Tx, r loadRow, declineCode string, out *Load
 // loadResult turns what Sale or Authenticate left into the caller's
 // answer. When no outcome was recorded, it settles the load at once from
 // the call record, as Recover would.
-func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Call, applied bool, out Load, err error) (Load, error) {
+func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Call, applied bool, out Load, err error, then []db.Then[Load]) (Load, error) {
 	if !applied || errors.Is(err, gateway.ErrNotRecorded) {
 		s.log.WarnContext(ctx, "load outcome not recorded; settling", "load", loadID, "call", call.ID, "err", err)
-		settled, rerr := s.settleLoad(context.WithoutCancel(ctx), loadID, applied)
+		settled, rerr := s.settleLoad(context.WithoutCancel(ctx), loadID, applied, then)
 		if rerr != nil {
 			s.log.ErrorContext(ctx, "load left to recovery", "load", loadID, "err", rerr)
 			return Load{}, fmt.Errorf("%w: load %s: %w", ErrUnresolved, loadID, errors.Join(err, rerr))
@@ -401,14 +413,14 @@ func (s *Service) loadResult(ctx context.Context, loadID string, call gateway.Ca
 // waiting; the last of gateway.MaxOTPAttempts wrong OTPs fails it, and a
 // new quote and load are needed then.
 // A load already succeeded is returned as it is.
-func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp string) (Load, error) {
+func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp string, then ...db.Then[Load]) (Load, error) {
 	r, err := s.st.load(ctx, partnerID, loadID)
 	if err != nil {
 		return Load{}, err
 	}
 	switch LoadStatus(r.Status) {
 	case LoadSucceeded:
-		return s.replayLoad(ctx, loadID)
+		return s.replayLoad(ctx, loadID, then)
 	case LoadRequiresAction:
 	default:
 		return Load{}, fmt.Errorf("%w: load is %s", ErrNoActionRequired, r.Status)
@@ -431,7 +443,7 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 	applied := false
 	call, err := s.d.Network.Authenticate(ctx, r.CallID, otp, func(tx *db.Tx, c gateway.Call) error {
 		applied = true
-		return s.applyLoad(ctx, tx, loadID, c, q, accts, &out)
+		return s.applyLoad(ctx, tx, loadID, c, q, accts, &out, then)
 	})
 	if errors.Is(err, gateway.ErrNotChallenged) {
 		return Load{}, fmt.Errorf("%w: %w", ErrNoActionRequired, err)
@@ -441,7 +453,7 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 		// out: the challenge still stands and the load keeps waiting.
 		return Load{}, err
 	}
-	l, err := s.loadResult(ctx, loadID, call, applied, out, err)
+	l, err := s.loadResult(ctx, loadID, call, applied, out, err, then)
 	switch {
 	case l.Status == LoadRequiresAction && call.State == gateway.StateChallenged:
 		// A wrong OTP with attempts left: the load keeps waiting.
@@ -452,9 +464,9 @@ func (s *Service) Authenticate(ctx context.Context, partnerID, loadID, otp strin
 	return l, err
 }
 
-// replayLoad returns a load inside a transaction that runs the hooks, for
+// replayLoad returns a load inside a transaction that ends with then, for
 // the idempotent answer of a repeated Authenticate.
-func (s *Service) replayLoad(ctx context.Context, loadID string) (Load, error) {
+func (s *Service) replayLoad(ctx context.Context, loadID string, then []db.Then[Load]) (Load, error) {
 	var out Load
 	err := s.st.transact(ctx, func(tx *db.Tx) error {
 		r, err := s.st.loadForUpdateTx(tx, loadID)
@@ -462,7 +474,7 @@ func (s *Service) replayLoad(ctx context.Context, loadID string) (Load, error) {
 			return err
 		}
 		out = r.load()
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }

@@ -65,7 +65,7 @@ func TestLoadOutcomes(t *testing.T) {
 				v := e.visitor(t)
 				c := e.card(t, v, tt.pan)
 				q := e.quote(t, v, c, "1000.00", "CNY")
-				l, err := e.svc.Load(context.Background(), e.partner, v.ID, c.ID, q.ID())
+				l, err := e.svc.Load(context.Background(), prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()})
 				if tt.wantDecline != "" {
 					if !errors.Is(err, gateway.ErrDeclined) || declineCode(err) != tt.wantDecline {
 						t.Fatalf("err = %v, want decline %s", err, tt.wantDecline)
@@ -107,7 +107,7 @@ func TestAuthenticate(t *testing.T) {
 		v := e.visitor(t)
 		c := e.card(t, v, "4000000000003220")
 
-		l, err := e.svc.Load(ctx, e.partner, v.ID, c.ID, e.quote(t, v, c, "500.00", "CNY").ID())
+		l, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: e.quote(t, v, c, "500.00", "CNY").ID()})
 		if err != nil || l.Status != prepaid.LoadRequiresAction || l.NextAction == nil || l.NextAction.Type != "otp" {
 			t.Fatalf("load: %+v %v", l, err)
 		}
@@ -122,7 +122,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Fatalf("authenticate a failed load: %v", err)
 		}
 
-		l, err = e.svc.Load(ctx, e.partner, v.ID, c.ID, e.quote(t, v, c, "500.00", "CNY").ID())
+		l, err = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: e.quote(t, v, c, "500.00", "CNY").ID()})
 		if err != nil || l.Status != prepaid.LoadRequiresAction {
 			t.Fatalf("second load: %+v %v", l, err)
 		}
@@ -159,7 +159,7 @@ func TestLoadRefusals(t *testing.T) {
 		other := e.card(t, v, "5555555555554444")
 
 		q := e.quote(t, v, c, "300.00", "CNY")
-		if _, err := e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); err != nil {
+		if _, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()}); err != nil {
 			t.Fatal(err)
 		}
 		stranger := e.visitor(t)
@@ -183,7 +183,7 @@ func TestLoadRefusals(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				cardID, quoteID := tt.prepare()
-				if _, err := e.svc.Load(ctx, e.partner, v.ID, cardID, quoteID); !errors.Is(err, tt.want) {
+				if _, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: cardID, QuoteID: quoteID}); !errors.Is(err, tt.want) {
 					t.Fatalf("err = %v, want %v", err, tt.want)
 				}
 			})
@@ -193,18 +193,18 @@ func TestLoadRefusals(t *testing.T) {
 		if _, err := e.store.SetFrozen(ctx, v.ID, true, e.events); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); !errors.Is(err, prepaid.ErrFrozen) {
+		if _, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()}); !errors.Is(err, prepaid.ErrFrozen) {
 			t.Fatalf("frozen: %v", err)
 		}
 		if _, err := e.store.SetFrozen(ctx, v.ID, false, e.events); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); err != nil {
+		if _, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()}); err != nil {
 			t.Fatalf("unfrozen: the refused quote must still be usable: %v", err)
 		}
 		e.clock.Add(91 * 24 * time.Hour)
 		q = e.quote(t, v, c, "300.00", "CNY")
-		if _, err := e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); !errors.Is(err, prepaid.ErrExpired) {
+		if _, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()}); !errors.Is(err, prepaid.ErrExpired) {
 			t.Fatalf("expired: %v", err)
 		}
 		if bal := e.balance(t, v); bal != cny("582.00") {
@@ -268,7 +268,7 @@ func TestLimitEdges(t *testing.T) {
 				c := e.card(t, v, freshPAN())
 				for _, s := range tt.steps {
 					q := e.quote(t, v, c, s.value, s.cur)
-					_, err := e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+					_, err := e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()})
 					var le *prepaid.LimitError
 					switch {
 					case s.wantLimit == "" && err != nil:
@@ -303,7 +303,9 @@ func TestConcurrentLoadsKeepTheCap(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, n)
 		for i := range n {
-			wg.Go(func() { _, errs[i] = e.svc.Load(ctx, e.partner, v.ID, c.ID, quotes[i].ID()) })
+			wg.Go(func() {
+				_, errs[i] = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: quotes[i].ID()})
+			})
 		}
 		wg.Wait()
 		ok, limited := 0, 0
@@ -416,7 +418,7 @@ func TestCrashRecovery(t *testing.T) {
 							crashed = true
 						}
 					}()
-					l, err = e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+					l, err = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID()})
 					return false
 				}()
 				if crashed == tt.wantInline {
@@ -496,7 +498,8 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 				e := newEnv(t, b, envOptions{network: func(n prepaid.Network) prepaid.Network {
 					return crashingNetwork{Network: n, mode: tt.mode}
 				}})
-				ctx := idempotency.WithRequestKey(context.Background(), e.partner, "load-"+tt.mode)
+				ctx := context.Background()
+				key := idempotency.ScopedKey(e.partner, "load-"+tt.mode)
 				v := e.visitor(t)
 				c := e.card(t, v, freshPAN())
 				q := e.quote(t, v, c, "1000.00", "CNY")
@@ -506,7 +509,7 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 							t.Fatalf("no crash: %v", r)
 						}
 					}()
-					_, _ = e.svc.Load(ctx, e.partner, v.ID, c.ID, q.ID())
+					_, _ = e.svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID(), RequestKey: key})
 				}()
 
 				// The process restarts; seconds later the client retries.
@@ -520,7 +523,9 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 					wg      sync.WaitGroup
 					settled int
 				)
-				wg.Go(func() { l, err = svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()) })
+				wg.Go(func() {
+					l, err = svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID(), RequestKey: key})
+				})
 				wg.Go(func() {
 					n, rerr := svc.Recover(context.Background(), e.clock.Now().Add(time.Hour))
 					if rerr != nil {
@@ -550,7 +555,7 @@ func TestInterruptedLoadSettledByRetry(t *testing.T) {
 					t.Fatalf("events of %s: %v, want %s", l.ID, got, wantEvent)
 				}
 				// A second retry answers the same.
-				if l2, _ := svc.Load(ctx, e.partner, v.ID, c.ID, q.ID()); l2.ID != l.ID || l2.Status != l.Status {
+				if l2, _ := svc.Load(ctx, prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: q.ID(), RequestKey: key}); l2.ID != l.ID || l2.Status != l.Status {
 					t.Fatalf("second retry %+v", l2)
 				}
 				loads := e.loadsOf(t, v)

@@ -49,7 +49,7 @@ func (s *Service) Recover(ctx context.Context, now time.Time) (int, error) {
 	var errs []error
 	n := 0
 	for _, r := range loads {
-		l, err := s.settleLoad(ctx, r.ID, false)
+		l, err := s.settleLoad(ctx, r.ID, false, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -63,7 +63,7 @@ func (s *Service) Recover(ctx context.Context, now time.Time) (int, error) {
 		return n, errors.Join(append(errs, err)...)
 	}
 	for _, r := range unloads {
-		u, err := s.settleUnload(ctx, r.ID)
+		u, err := s.settleUnload(ctx, r.ID, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -103,8 +103,9 @@ func (s *Service) callOf(ctx context.Context, reference string, kind gateway.Cal
 
 // settleLoad brings an unfinished load to succeeded or failed from its
 // call record (see Recover). inline is set when the request that made the
-// load settles it itself; a requires_action load is then left alone.
-func (s *Service) settleLoad(ctx context.Context, loadID string, inline bool) (Load, error) {
+// load settles it itself; a requires_action load is then left alone. A
+// credited load ends its transaction with then (the request's answer).
+func (s *Service) settleLoad(ctx context.Context, loadID string, inline bool, then []db.Then[Load]) (Load, error) {
 	r, err := s.st.load(ctx, "", loadID)
 	if err != nil {
 		return Load{}, err
@@ -119,15 +120,15 @@ func (s *Service) settleLoad(ctx context.Context, loadID string, inline bool) (L
 	}
 	switch {
 	case call == nil:
-		return s.finishLoad(ctx, loadID, nil, gateway.DeclineIssuerUnavailable)
+		return s.finishLoad(ctx, loadID, nil, gateway.DeclineIssuerUnavailable, nil)
 	case s.inquire(call, hasReversal):
 		if err := s.inquireCall(ctx, loadID, call); err != nil {
 			return r.load(), err
 		}
 		// The network's answer is recorded now: settle from it.
-		return s.settleLoad(ctx, loadID, inline)
+		return s.settleLoad(ctx, loadID, inline, then)
 	case call.State == gateway.StateApproved && !hasReversal:
-		l, err := s.finishLoad(ctx, loadID, call, "")
+		l, err := s.finishLoad(ctx, loadID, call, "", then)
 		if err == nil {
 			return l, nil
 		}
@@ -139,11 +140,11 @@ func (s *Service) settleLoad(ctx context.Context, loadID string, inline bool) (L
 		if err != nil || c.State != gateway.StateReversed {
 			return r.load(), fmt.Errorf("prepaid: load %s: reversal of %s not acknowledged: %w", loadID, call.ID, err)
 		}
-		return s.finishLoad(ctx, loadID, nil, gateway.DeclineIssuerUnavailable)
+		return s.finishLoad(ctx, loadID, nil, gateway.DeclineIssuerUnavailable, nil)
 	case call.State == gateway.StateChallenged:
-		return s.finishLoad(ctx, loadID, nil, gateway.DeclineAuthenticationRequired)
+		return s.finishLoad(ctx, loadID, nil, gateway.DeclineAuthenticationRequired, nil)
 	}
-	return s.finishLoad(ctx, loadID, nil, declineOf(*call))
+	return s.finishLoad(ctx, loadID, nil, declineOf(*call), nil)
 }
 
 // inquire reports whether call is a sale or refund whose answer was
@@ -171,7 +172,7 @@ func (s *Service) inquireCall(ctx context.Context, ref string, call *gateway.Cal
 
 // finishLoad credits the load for an approved call, or fails it with
 // declineCode, if it is still unfinished.
-func (s *Service) finishLoad(ctx context.Context, loadID string, approved *gateway.Call, declineCode string) (Load, error) {
+func (s *Service) finishLoad(ctx context.Context, loadID string, approved *gateway.Call, declineCode string, then []db.Then[Load]) (Load, error) {
 	var (
 		q     fx.Quote
 		accts map[fx.Role]string
@@ -199,7 +200,7 @@ func (s *Service) finishLoad(ctx context.Context, loadID string, approved *gatew
 		if approved != nil {
 			r.CallID = approved.ID
 			r.ResponseCode, r.AuthCode, r.STAN, r.RRN = approved.ResponseCode, approved.AuthCode, approved.Trace.STAN, approved.Trace.RRN
-			return s.creditLoad(ctx, tx, r, q, accts, &out)
+			return s.creditLoad(ctx, tx, r, q, accts, &out, then)
 		}
 		return s.failLoadTx(tx, r, declineCode, &out)
 	})

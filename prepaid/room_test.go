@@ -88,7 +88,7 @@ func TestUnloadWithinCardRoom(t *testing.T) {
 		e.load(t, v, small, "200.00") // 28.37 USD captured, 200.00 credited
 		e.load(t, v, big, "1000.00")  // 141.83 USD captured, 970.00 credited
 
-		_, err := e.svc.Unload(ctx, e.partner, v.ID, small.ID, false)
+		_, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: small.ID})
 		var re *prepaid.CardRoomError
 		if !errors.Is(err, prepaid.ErrExceedsCardRoom) || !errors.As(err, &re) {
 			t.Fatalf("unload of 1170.00 to a card that paid in 200.00: %v", err)
@@ -100,7 +100,7 @@ func TestUnloadWithinCardRoom(t *testing.T) {
 			t.Fatalf("a refused unload moved money: balance %s", bal)
 		}
 
-		u, err := e.svc.Unload(ctx, e.partner, v.ID, small.ID, true)
+		u, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: small.ID, Close: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,14 +174,14 @@ func TestUnloadCardCurrencyRoom(t *testing.T) {
 
 		// 970.00 / 6.06 = 160.06 USD, above the 141.83 captured: the room
 		// is the CNY that buys exactly 141.83 (859.49 / 6.06 = 141.8300).
-		_, err := e.svc.Unload(ctx, e.partner, v.ID, a.ID, false)
+		_, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: a.ID})
 		var re *prepaid.CardRoomError
 		if !errors.As(err, &re) || re.Room != cny("859.49") || re.RefundRoom != usd("141.83") {
 			t.Fatalf("unload beyond the capture: %v", err)
 		}
 		b2 := e.card(t, v, freshPAN())
 		e.load(t, v, b2, "200.00") // at 5.94: 33.68 USD captured, 200.00 credited
-		_, err = e.svc.Unload(ctx, e.partner, v.ID, a.ID, true)
+		_, err = e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: a.ID, Close: true})
 		if !errors.As(err, &re) || re.Room != cny("1059.49") || re.Requested != cny("1170.00") {
 			t.Fatalf("close with 110.51 beyond every card's room: %v", err)
 		}
@@ -234,7 +234,8 @@ func (c *crashOnRefund) Refund(ctx context.Context, cardID, ref string, amount m
 func TestUnloadGroupCrashAndRetry(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		e := newEnv(t, b, envOptions{})
-		ctx := idempotency.WithRequestKey(context.Background(), e.partner, "unload-1")
+		ctx := context.Background()
+		key := idempotency.ScopedKey(e.partner, "unload-1")
 		v := e.visitor(t)
 		small := e.card(t, v, freshPAN())
 		big := e.card(t, v, freshPAN())
@@ -249,14 +250,14 @@ func TestUnloadGroupCrashAndRetry(t *testing.T) {
 					t.Fatalf("no crash: %v", r)
 				}
 			}()
-			_, _ = crashing.Unload(ctx, e.partner, v.ID, small.ID, true)
+			_, _ = crashing.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: small.ID, Close: true, RequestKey: key})
 		}()
 		view, err := e.svc.View(ctx, e.partner, v.ID)
 		if err != nil || view.Status != prepaid.Active || view.Held != cny("970.00") || view.Balance != cny("970.00") {
 			t.Fatalf("between the parts: %+v %v", view, err)
 		}
 		e.clock.Add(2 * time.Second)
-		u, err := e.svc.Unload(ctx, e.partner, v.ID, small.ID, true)
+		u, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: small.ID, Close: true, RequestKey: key})
 		if err != nil || len(u.Unloads) != 2 || u.Unloads[1].CardID != big.ID || u.Unloads[1].Status != prepaid.UnloadSucceeded {
 			t.Fatalf("retry after recovery: %+v %v", u, err)
 		}
@@ -300,7 +301,7 @@ func TestConcurrentUnloadsStayWithinRoom(t *testing.T) {
 		for _, tr := range tries {
 			wg.Go(func() {
 				<-start
-				_, err := e.svc.Unload(context.Background(), e.partner, v.ID, tr.card, tr.close)
+				_, err := e.svc.Unload(context.Background(), prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: tr.card, Close: tr.close})
 				switch {
 				case err == nil:
 					succeeded.Add(1)
@@ -330,7 +331,7 @@ func TestReconciliationReportsRefundAboveCapture(t *testing.T) {
 		v := e.visitor(t)
 		c := e.card(t, v, freshPAN())
 		e.load(t, v, c, "200.00") // 28.37 USD
-		if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false); err != nil {
+		if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID}); err != nil {
 			t.Fatal(err)
 		}
 		e.checkRooms(t)
@@ -377,7 +378,7 @@ func TestUnloadGroupPartDeclined(t *testing.T) {
 		d := e.deps
 		d.Network = declineRefundsTo{Network: e.client, card: big.ID}
 		declining := e.service(t, d)
-		u, err := declining.Unload(ctx, e.partner, v.ID, small.ID, true)
+		u, err := declining.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: small.ID, Close: true})
 		if !errors.Is(err, gateway.ErrDeclined) || len(u.Unloads) != 2 ||
 			u.Unloads[0].Status != prepaid.UnloadSucceeded || u.Unloads[1].Status != prepaid.UnloadFailed {
 			t.Fatalf("unload with a declined part: %+v %v", u, err)
@@ -387,7 +388,7 @@ func TestUnloadGroupPartDeclined(t *testing.T) {
 			t.Fatalf("after the decline: %+v %v", view, err)
 		}
 		// The small card has no room left: everything goes to the big one.
-		u, err = e.svc.Unload(ctx, e.partner, v.ID, small.ID, true)
+		u, err = e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: small.ID, Close: true})
 		if err != nil || len(u.Unloads) != 1 || u.CardID != big.ID || u.Amount != cny("970.00") {
 			t.Fatalf("second unload: %+v %v", u, err)
 		}

@@ -110,7 +110,7 @@ var ErrInvalidTransition = errors.New("prepaid: account is not in a state that a
 // SetFrozen freezes (frozen true) or unfreezes the visitor's account in one
 // transaction with its outbox event (account.frozen / account.unfrozen).
 // A frozen account refuses loads, payments and unloads.
-func (s *Store) SetFrozen(ctx context.Context, visitorID string, frozen bool, ev Events) (Account, error) {
+func (s *Store) SetFrozen(ctx context.Context, visitorID string, frozen bool, ev Events, then ...db.Then[Account]) (Account, error) {
 	from, to, typ := Active, Frozen, "account.frozen"
 	if !frozen {
 		from, to, typ = Frozen, Active, "account.unfrozen"
@@ -136,7 +136,7 @@ func (s *Store) SetFrozen(ctx context.Context, visitorID string, frozen bool, ev
 		if _, err := ev.Emit(tx, r.PartnerID, typ, map[string]any{"id": r.ID, "object": "account", "visitor": r.VisitorID, "status": r.Status}); err != nil {
 			return err
 		}
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/inbound-gateway/inbound/internal/idempotency"
-
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/db"
@@ -157,14 +155,29 @@ type unloadPart struct {
 // The first unload is the request's (idempotency) one: it carries the
 // request key and names the group; the answer is that unload with the
 // list of all of them in Unloads.
-func (s *Service) Unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount bool) (Unload, error) {
-	return s.unload(ctx, partnerID, visitorID, cardID, closeAccount, closeAccount)
+func (s *Service) Unload(ctx context.Context, in UnloadInput, then ...db.Then[Unload]) (Unload, error) {
+	return s.unload(ctx, in, in.Close, then)
+}
+
+// UnloadInput is what an unload needs: whose account, to which card,
+// whether to close the account, and the request it is the execution of.
+type UnloadInput struct {
+	PartnerID, VisitorID, CardID string
+	// Close spreads the rest over the other funding cards and closes the
+	// account after.
+	Close bool
+	// RequestKey is the scoped idempotency key of the request
+	// (idempotency.ScopedKey), "" for none: recorded on the first unload,
+	// so a retry of a request that crashed answers with its unloads.
+	RequestKey string
 }
 
 // unload is Unload; spread without closeAccount (the expiry job) sends
 // what the funding cards can take and leaves the rest, without refusing.
-func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID string, closeAccount, spread bool) (Unload, error) {
-	if key := idempotency.RequestKey(ctx); key != "" {
+// The transaction that completes the request ends with then.
+func (s *Service) unload(ctx context.Context, in UnloadInput, spread bool, then []db.Then[Unload]) (Unload, error) {
+	partnerID, visitorID, cardID, closeAccount, key := in.PartnerID, in.VisitorID, in.CardID, in.Close, in.RequestKey
+	if key != "" {
 		// A retry of a request that crashed after its first commit: answer
 		// with the unloads it started.
 		prev, err := s.st.unloadByRequest(ctx, partnerID, key)
@@ -185,7 +198,7 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 				}
 				s.log.InfoContext(ctx, "retry of an interrupted unload; settling it", "unload", r.ID)
 				stop := s.keepLeased(&unloadRow{}, r.ID)
-				_, err := s.settleUnload(context.WithoutCancel(ctx), r.ID)
+				_, err := s.settleUnload(context.WithoutCancel(ctx), r.ID, then)
 				stop()
 				if err != nil {
 					s.log.ErrorContext(ctx, "interrupted unload left to recovery", "unload", r.ID, "err", err)
@@ -228,7 +241,7 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 	}
 	chosen := unloadTarget{card: card, cur: cur, accts: accts}
 	for range 3 {
-		parts, done, err := s.startUnload(ctx, acct, chosen, closeAccount, spread)
+		parts, done, err := s.startUnload(ctx, acct, chosen, closeAccount, spread, key, then)
 		if errors.Is(err, errBalanceMoved) {
 			continue
 		}
@@ -238,7 +251,7 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 		if done != nil {
 			return *done, nil
 		}
-		return s.sendUnloads(ctx, parts)
+		return s.sendUnloads(ctx, parts, then)
 	}
 	return Unload{}, fmt.Errorf("%w: the balance keeps changing", ErrUnloadInProgress)
 }
@@ -247,7 +260,7 @@ func (s *Service) unload(ctx context.Context, partnerID, visitorID, cardID strin
 // own network answer, even after a decline of another: the money is
 // reserved for it and the cards have room. The answer is read back from
 // the rows, as a retry would read it.
-func (s *Service) sendUnloads(ctx context.Context, parts []unloadPart) (Unload, error) {
+func (s *Service) sendUnloads(ctx context.Context, parts []unloadPart, then []db.Then[Unload]) (Unload, error) {
 	ids := make([]string, len(parts))
 	for i, p := range parts {
 		ids[i] = p.row.ID
@@ -263,9 +276,9 @@ func (s *Service) sendUnloads(ctx context.Context, parts []unloadPart) (Unload, 
 		applied := false
 		call, err := s.d.Network.Refund(ctx, p.card.ID, p.row.ID, p.q.Card(), "", func(tx *db.Tx, c gateway.Call) error {
 			applied = true
-			return s.applyUnload(ctx, tx, p.row.ID, c, p.q, p.accts, &out)
+			return s.applyUnload(ctx, tx, p.row.ID, c, p.q, p.accts, &out, then)
 		})
-		if _, err := s.unloadResult(ctx, p.row.ID, call, applied, out, err); err != nil {
+		if _, err := s.unloadResult(ctx, p.row.ID, call, applied, out, err, then); err != nil {
 			s.log.WarnContext(ctx, "unload part not succeeded", "unload", p.row.ID, "group", p.row.GroupID, "err", err)
 		}
 	}
@@ -425,7 +438,7 @@ func (s *Service) plan(ctx context.Context, acct Account, targets []unloadTarget
 // nor any card's room has moved, spends the quotes, holds the CNY of every
 // part and writes the pending unloads. With nothing to refund it closes
 // the account (if asked) and returns that succeeded unload of zero as done.
-func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTarget, closeAccount, spread bool) ([]unloadPart, *Unload, error) {
+func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTarget, closeAccount, spread bool, key string, then []db.Then[Unload]) ([]unloadPart, *Unload, error) {
 	bal, err := s.led.Balance(ctx, chosen.accts[fx.RoleVisitor])
 	if err != nil {
 		return nil, nil, err
@@ -458,19 +471,18 @@ func (s *Service) startUnload(ctx context.Context, acct Account, chosen unloadTa
 					RefundRoom: money.New(room.refundRoom(), chosen.cur)}
 			}
 		}
-		return s.reserveUnloads(ctx, acct, avail, parts, closeAccount, chosen)
+		return s.reserveUnloads(ctx, acct, avail, parts, closeAccount, chosen, key, then)
 	}
-	return s.reserveUnloads(ctx, acct, avail, nil, closeAccount, chosen)
+	return s.reserveUnloads(ctx, acct, avail, nil, closeAccount, chosen, key, then)
 }
 
 // reserveUnloads is the write-ahead transaction of startUnload.
 func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.Amount, parts []unloadPart,
-	closeAccount bool, chosen unloadTarget) ([]unloadPart, *Unload, error) {
+	closeAccount bool, chosen unloadTarget, key string, then []db.Then[Unload]) ([]unloadPart, *Unload, error) {
 	if len(parts) == 0 && !closeAccount {
 		return nil, nil, fmt.Errorf("%w: available balance %s", ErrNothingToUnload, seen)
 	}
 	now := s.now().Truncate(time.Microsecond)
-	key := idempotency.RequestKey(ctx)
 	empty := unloadRow{
 		ID: ids.New(ids.Unload), PartnerID: acct.PartnerID, VisitorID: acct.VisitorID, AccountID: acct.ID,
 		CardID: chosen.card.ID, Status: string(UnloadPending), CloseAccount: closeAccount, Network: chosen.card.Network.String(),
@@ -555,7 +567,7 @@ func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.A
 		}
 		if len(parts) == 0 {
 			out := Unload{}
-			if err := s.closeEmptyTx(ctx, tx, a, empty, &out); err != nil {
+			if err := s.closeEmptyTx(tx, a, empty, &out, then); err != nil {
 				return err
 			}
 			done = &out
@@ -588,8 +600,9 @@ func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.A
 	return parts, nil, nil
 }
 
-// closeEmptyTx records an unload of nothing and closes the account.
-func (s *Service) closeEmptyTx(ctx context.Context, tx *db.Tx, a Account, row unloadRow, out *Unload) error {
+// closeEmptyTx records an unload of nothing and closes the account, then
+// ends tx with then.
+func (s *Service) closeEmptyTx(tx *db.Tx, a Account, row unloadRow, out *Unload, then []db.Then[Unload]) error {
 	row.Status = string(UnloadSucceeded)
 	if err := s.st.insertUnloadTx(tx, row); err != nil {
 		return err
@@ -601,11 +614,11 @@ func (s *Service) closeEmptyTx(ctx context.Context, tx *db.Tx, a Account, row un
 		return err
 	}
 	*out = groupUnload([]unloadRow{row})
-	return db.RunHooks(ctx, tx, *out)
+	return db.RunThen(tx, *out, then...)
 }
 
 // applyUnload records the network's answer to the refund.
-func (s *Service) applyUnload(ctx context.Context, tx *db.Tx, unloadID string, c gateway.Call, q fx.Quote, accts map[fx.Role]string, out *Unload) error {
+func (s *Service) applyUnload(ctx context.Context, tx *db.Tx, unloadID string, c gateway.Call, q fx.Quote, accts map[fx.Role]string, out *Unload, then []db.Then[Unload]) error {
 	r, err := s.st.unloadForUpdateTx(tx, unloadID)
 	if err != nil {
 		return err
@@ -621,7 +634,7 @@ func (s *Service) applyUnload(ctx context.Context, tx *db.Tx, unloadID string, c
 	r.ResponseCode, r.AuthCode, r.STAN, r.RRN = c.ResponseCode, c.AuthCode, c.Trace.STAN, c.Trace.RRN
 	switch c.State {
 	case gateway.StateApproved:
-		return s.bookUnload(ctx, tx, r, q, accts, out)
+		return s.bookUnload(ctx, tx, r, q, accts, out, then)
 	case gateway.StateIntent:
 		*out = r.unload()
 		return nil
@@ -633,8 +646,8 @@ func (s *Service) applyUnload(ctx context.Context, tx *db.Tx, unloadID string, c
 // debit, the spread is booked and the card currency leaves through the
 // network account. The legs come from the quote (fx.Quote.Legs). When
 // this completes the request (every unload of it succeeded) the account
-// closes if asked, and the hooks get the request's answer.
-func (s *Service) bookUnload(ctx context.Context, tx *db.Tx, r unloadRow, q fx.Quote, accts map[fx.Role]string, out *Unload) error {
+// closes if asked, and then gets the request's answer.
+func (s *Service) bookUnload(ctx context.Context, tx *db.Tx, r unloadRow, q fx.Quote, accts map[fx.Role]string, out *Unload, then []db.Then[Unload]) error {
 	// The account lock first, before any ledger row, in the order loads
 	// and unloads take them; it also orders the parts of one request
 	// booked at once (Recover on two replicas), so exactly one of them
@@ -687,7 +700,7 @@ func (s *Service) bookUnload(ctx context.Context, tx *db.Tx, r unloadRow, q fx.Q
 			group[i] = r
 		}
 	}
-	return db.RunHooks(ctx, tx, groupUnload(group))
+	return db.RunThen(tx, groupUnload(group), then...)
 }
 
 // failUnloadTx releases the hold and fails the unload.
@@ -726,10 +739,10 @@ func (s *Service) unloadParts(ctx context.Context, r unloadRow) (fx.Quote, map[f
 }
 
 // unloadResult is loadResult for unloads.
-func (s *Service) unloadResult(ctx context.Context, id string, call gateway.Call, applied bool, out Unload, err error) (Unload, error) {
+func (s *Service) unloadResult(ctx context.Context, id string, call gateway.Call, applied bool, out Unload, err error, then []db.Then[Unload]) (Unload, error) {
 	if !applied || errors.Is(err, gateway.ErrNotRecorded) {
 		s.log.WarnContext(ctx, "unload outcome not recorded; settling", "unload", id, "call", call.ID, "err", err)
-		settled, rerr := s.settleUnload(context.WithoutCancel(ctx), id)
+		settled, rerr := s.settleUnload(context.WithoutCancel(ctx), id, then)
 		if rerr != nil || settled.Status == UnloadPending {
 			return Unload{}, fmt.Errorf("%w: unload %s: %w", ErrUnresolved, id, errors.Join(err, rerr))
 		}
@@ -748,8 +761,9 @@ func (s *Service) unloadResult(ctx context.Context, id string, call gateway.Call
 }
 
 // settleUnload brings a pending unload to succeeded or failed from its
-// refund call record, by the rules of Recover.
-func (s *Service) settleUnload(ctx context.Context, id string) (Unload, error) {
+// refund call record, by the rules of Recover; a booking that completes a
+// request ends its transaction with then.
+func (s *Service) settleUnload(ctx context.Context, id string, then []db.Then[Unload]) (Unload, error) {
 	r, err := s.st.unload(ctx, "", id)
 	if err != nil {
 		return Unload{}, err
@@ -763,14 +777,14 @@ func (s *Service) settleUnload(ctx context.Context, id string) (Unload, error) {
 	}
 	switch {
 	case call == nil:
-		return s.finishUnload(ctx, id, nil, gateway.DeclineIssuerUnavailable)
+		return s.finishUnload(ctx, id, nil, gateway.DeclineIssuerUnavailable, nil)
 	case s.inquire(call, hasReversal):
 		if err := s.inquireCall(ctx, id, call); err != nil {
 			return r.unload(), err
 		}
-		return s.settleUnload(ctx, id)
+		return s.settleUnload(ctx, id, then)
 	case call.State == gateway.StateApproved && !hasReversal:
-		u, err := s.finishUnload(ctx, id, call, "")
+		u, err := s.finishUnload(ctx, id, call, "", then)
 		if err == nil {
 			return u, nil
 		}
@@ -781,13 +795,13 @@ func (s *Service) settleUnload(ctx context.Context, id string) (Unload, error) {
 		if err != nil || c.State != gateway.StateReversed {
 			return r.unload(), fmt.Errorf("prepaid: unload %s: reversal of %s not acknowledged: %w", id, call.ID, err)
 		}
-		return s.finishUnload(ctx, id, nil, gateway.DeclineIssuerUnavailable)
+		return s.finishUnload(ctx, id, nil, gateway.DeclineIssuerUnavailable, nil)
 	}
-	return s.finishUnload(ctx, id, nil, declineOf(*call))
+	return s.finishUnload(ctx, id, nil, declineOf(*call), nil)
 }
 
 // finishUnload books the unload for an approved call, or fails it.
-func (s *Service) finishUnload(ctx context.Context, id string, approved *gateway.Call, declineCode string) (Unload, error) {
+func (s *Service) finishUnload(ctx context.Context, id string, approved *gateway.Call, declineCode string, then []db.Then[Unload]) (Unload, error) {
 	var (
 		q     fx.Quote
 		accts map[fx.Role]string
@@ -815,7 +829,7 @@ func (s *Service) finishUnload(ctx context.Context, id string, approved *gateway
 		if approved != nil {
 			r.CallID = approved.ID
 			r.ResponseCode, r.AuthCode, r.STAN, r.RRN = approved.ResponseCode, approved.AuthCode, approved.Trace.STAN, approved.Trace.RRN
-			return s.bookUnload(ctx, tx, r, q, accts, &out)
+			return s.bookUnload(ctx, tx, r, q, accts, &out, then)
 		}
 		return s.failUnloadTx(ctx, tx, r, declineCode, &out)
 	})

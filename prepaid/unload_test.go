@@ -20,7 +20,7 @@ import (
 // load makes a succeeded load of value CNY.
 func (e *env) load(t testing.TB, v gateway.VisitorRef, c gateway.Card, value string) prepaid.Load {
 	t.Helper()
-	l, err := e.svc.Load(context.Background(), e.partner, v.ID, c.ID, e.quote(t, v, c, value, "CNY").ID())
+	l, err := e.svc.Load(context.Background(), prepaid.LoadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, QuoteID: e.quote(t, v, c, value, "CNY").ID()})
 	if err != nil || l.Status != prepaid.LoadSucceeded {
 		t.Fatalf("load %s: %+v %v", value, l, err)
 	}
@@ -39,10 +39,10 @@ func TestUnloadRoundsForTheBank(t *testing.T) {
 		never := e.card(t, v, freshPAN())
 		e.load(t, v, c, "1000.00") // 970.00 credited
 
-		if _, err := e.svc.Unload(ctx, e.partner, v.ID, never.ID, false); !errors.Is(err, prepaid.ErrCardNotUsable) {
+		if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: never.ID}); !errors.Is(err, prepaid.ErrCardNotUsable) {
 			t.Fatalf("unload to a card that never funded: %v", err)
 		}
-		u, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, true)
+		u, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, Close: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestUnloadRoundsForTheBank(t *testing.T) {
 		if diff := cmp.Diff([]string{prepaid.EventUnloadSucceeded}, e.events.types(u.ID)); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
-		if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false); !errors.Is(err, prepaid.ErrClosed) {
+		if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID}); !errors.Is(err, prepaid.ErrClosed) {
 			t.Errorf("unload of a closed account: %v", err)
 		}
 		// Closing the account ended the visitor's card bindings in the
@@ -92,17 +92,17 @@ func TestUnloadKeepsOpenAndRefusesNothing(t *testing.T) {
 		c := e.card(t, v, freshPAN())
 		e.load(t, v, c, "300.00")
 		e.load(t, v, c, "150.00")
-		u, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false)
+		u, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID})
 		if err != nil || u.Amount != cny("441.00") {
 			t.Fatalf("unload: %+v %v", u, err)
 		}
-		if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false); !errors.Is(err, prepaid.ErrNothingToUnload) {
+		if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID}); !errors.Is(err, prepaid.ErrNothingToUnload) {
 			t.Fatalf("second unload: %v", err)
 		}
 		if _, err := e.store.SetFrozen(ctx, v.ID, true, e.events); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, true); !errors.Is(err, prepaid.ErrFrozen) {
+		if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, Close: true}); !errors.Is(err, prepaid.ErrFrozen) {
 			t.Fatalf("frozen: %v", err)
 		}
 		view, err := e.svc.View(ctx, e.partner, v.ID)
@@ -137,7 +137,7 @@ func TestTransactionsAndView(t *testing.T) {
 
 		l1 := e.load(t, v, c, "200.00") // no fee at 200
 		l2 := e.load(t, v, c, "1000.00")
-		u, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false)
+		u, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,13 +329,13 @@ func TestUnloadCrashRecovery(t *testing.T) {
 							t.Fatalf("no crash: %v", r)
 						}
 					}()
-					_, _ = svc.Unload(ctx, e.partner, v.ID, c.ID, true)
+					_, _ = svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, Close: true})
 				}()
 				view, err := e.svc.View(ctx, e.partner, v.ID)
 				if err != nil || view.Available.IsPositive() || view.Held != cny("485.00") {
 					t.Fatalf("during the unload the balance is reserved: %+v %v", view, err)
 				}
-				if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, true); !errors.Is(err, prepaid.ErrUnloadInProgress) {
+				if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID, Close: true}); !errors.Is(err, prepaid.ErrUnloadInProgress) {
 					t.Fatalf("second unload meanwhile: %v", err)
 				}
 				e.clock.Add(10 * time.Minute)
@@ -370,7 +370,7 @@ func TestViewShowsEscrowAsHeld(t *testing.T) {
 		v := e.visitor(t)
 		c := e.card(t, v, freshPAN())
 		e.load(t, v, c, "500.00")
-		if _, err := e.svc.Unload(ctx, e.partner, v.ID, c.ID, false); err != nil {
+		if _, err := e.svc.Unload(ctx, prepaid.UnloadInput{PartnerID: e.partner, VisitorID: v.ID, CardID: c.ID}); err != nil {
 			t.Fatal(err)
 		}
 		view, err := e.svc.View(ctx, e.partner, v.ID)

@@ -138,24 +138,35 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 	return nil
 }
 
-// cliAudited returns ctx whose domain transaction also writes the audit
-// record of a CLI action, by the actor system:cli: whoever runs the binary
-// against the database is an operator, and what they do is logged like a
-// staff action.
-func cliAudited(ctx context.Context, action, reason string, describe func(result any) (string, audit.Summary)) context.Context {
-	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		target, after := describe(result)
-		_, err := audit.Record(tx, audit.Entry{ActorID: audit.ActorCLI, ActorRole: audit.RoleSystem, Action: action, Target: target,
-			Reason: reason, RequestID: ids.New(ids.Request), After: audit.State(after)})
-		return err
-	})
+// cliAudited returns the Then that writes the audit record of a CLI action,
+// by the actor system:cli, in the transaction of the change: whoever runs
+// the binary against the database is an operator, and what they do is
+// logged like a staff action.
+func cliAudited[T any](action, reason string, describe func(T) (string, audit.Summary)) db.Then[T] {
+	return cliAuditedBy(audit.ActorCLI, action, reason, describe)
 }
 
-func staffSummary(changed ...string) func(any) (string, audit.Summary) {
-	return func(r any) (string, audit.Summary) {
-		st := r.(auth.Staff)
+// cliAuditedBy is cliAudited for any system actor.
+func cliAuditedBy[T any](actor, action, reason string, describe func(T) (string, audit.Summary)) db.Then[T] {
+	return func(tx *db.Tx, result T) error {
+		target, after := describe(result)
+		_, err := audit.Record(tx, audit.Entry{ActorID: actor, ActorRole: audit.RoleSystem, Action: action, Target: target,
+			Reason: reason, RequestID: ids.New(ids.Request), After: audit.State(after)})
+		return err
+	}
+}
+
+func staffSummary(changed ...string) func(auth.Staff) (string, audit.Summary) {
+	return func(st auth.Staff) (string, audit.Summary) {
 		return st.ID, audit.Summary{Object: "staff", ID: st.ID, Status: st.Status, Role: st.Role.String(), Changed: changed, CreatedBy: st.CreatedBy}
 	}
+}
+
+// bootstrapReason is the audit reason of what the bootstrap creates.
+const bootstrapReason = "bootstrap at start-up"
+
+func partnerSummary(p auth.Partner) (string, audit.Summary) {
+	return p.ID, audit.Summary{Object: "partner", ID: p.ID, Status: p.Status, Changed: []string{"name", "status", "secret_key"}}
 }
 
 func partnersCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
@@ -173,11 +184,8 @@ func partnersCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		return err
 	}
 	defer d.Close()
-	ctx = cliAudited(ctx, "partner.create", *reason, func(r any) (string, audit.Summary) {
-		p := r.(auth.Partner)
-		return p.ID, audit.Summary{Object: "partner", ID: p.ID, Status: p.Status, Changed: []string{"name", "status", "secret_key"}}
-	})
-	p, key, err := auth.NewService(auth.NewStore(d)).CreatePartner(ctx, ids.New(ids.Partner), *name, "")
+	p, key, err := auth.NewService(auth.NewStore(d)).CreatePartner(ctx, ids.New(ids.Partner), *name, "",
+		cliAudited("partner.create", *reason, partnerSummary))
 	if err != nil {
 		return err
 	}
@@ -231,22 +239,20 @@ func staffCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	svc := auth.NewService(auth.NewStore(d))
 	switch action {
 	case "create":
-		ctx = cliAudited(ctx, "staff.create", *reason, staffSummary("name", "role", "status", "token"))
-		st, token, err := svc.CreateStaff(ctx, ids.New(ids.Staff), *name, role, "", audit.ActorCLI)
+		st, token, err := svc.CreateStaff(ctx, ids.New(ids.Staff), *name, role, "", audit.ActorCLI,
+			cliAudited("staff.create", *reason, staffSummary("name", "role", "status", "token")))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "staff %s (%s, %s)\ntoken (shown once): %s\n", st.ID, st.Name, st.Role, token)
 	case "disable":
-		ctx = cliAudited(ctx, "staff.disable", *reason, staffSummary("status"))
-		st, err := svc.DisableStaff(ctx, *id)
+		st, err := svc.DisableStaff(ctx, *id, cliAudited("staff.disable", *reason, staffSummary("status")))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "staff %s (%s, %s) disabled\n", st.ID, st.Name, st.Role)
 	case "rotate":
-		ctx = cliAudited(ctx, "staff.rotate_token", *reason, staffSummary("token"))
-		st, token, err := svc.RotateStaffToken(ctx, *id, audit.ActorCLI, "")
+		st, token, err := svc.RotateStaffToken(ctx, *id, audit.ActorCLI, "", cliAudited("staff.rotate_token", *reason, staffSummary("token")))
 		if err != nil {
 			return err
 		}
@@ -471,11 +477,8 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, log *s
 	}
 	partnerOK, staffOK := false, false
 	if partnerKey != "" {
-		ctx := cliAuditedAs(ctx, audit.ActorBootstrap, "partner.create", func(r any) (string, audit.Summary) {
-			p := r.(auth.Partner)
-			return p.ID, audit.Summary{Object: "partner", ID: p.ID, Status: p.Status, Changed: []string{"name", "status", "secret_key"}}
-		})
-		out, err := svc.EnsurePartnerKey(ctx, ids.New(ids.Partner), "Bootstrap partner", partnerKey)
+		out, err := svc.EnsurePartnerKey(ctx, ids.New(ids.Partner), "Bootstrap partner", partnerKey,
+			cliAuditedBy(audit.ActorBootstrap, "partner.create", bootstrapReason, partnerSummary))
 		if err != nil {
 			return fmt.Errorf("bootstrap partner: %w", err)
 		}
@@ -485,8 +488,8 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, log *s
 		}
 	}
 	if staffToken != "" {
-		ctx := cliAuditedAs(ctx, audit.ActorBootstrap, "staff.create", staffSummary("name", "role", "status", "token"))
-		out, err := svc.EnsureStaffToken(ctx, ids.New(ids.Staff), "Bootstrap supervisor", staffToken, audit.ActorBootstrap)
+		out, err := svc.EnsureStaffToken(ctx, ids.New(ids.Staff), "Bootstrap supervisor", staffToken, audit.ActorBootstrap,
+			cliAuditedBy(audit.ActorBootstrap, "staff.create", bootstrapReason, staffSummary("name", "role", "status", "token")))
 		if err != nil {
 			return fmt.Errorf("bootstrap staff: %w", err)
 		}
@@ -514,16 +517,6 @@ func bootstrap(ctx context.Context, cfg config.Config, svc *auth.Service, log *s
 		}
 	}
 	return nil
-}
-
-// cliAuditedAs is cliAudited for another system actor, with a fixed reason.
-func cliAuditedAs(ctx context.Context, actor, action string, describe func(result any) (string, audit.Summary)) context.Context {
-	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		target, after := describe(result)
-		_, err := audit.Record(tx, audit.Entry{ActorID: actor, ActorRole: audit.RoleSystem, Action: action, Target: target,
-			Reason: "bootstrap at start-up", RequestID: ids.New(ids.Request), After: audit.State(after)})
-		return err
-	})
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {

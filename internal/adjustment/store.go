@@ -110,7 +110,7 @@ func (s *Service) checkOpen(tx *gorm.DB, code string) error {
 
 // Propose records a proposal; nothing moves yet. The amount's currency must
 // be the account's.
-func (s *Service) Propose(ctx context.Context, accountID string, amount money.Amount, reason, staffID string) (Adjustment, error) {
+func (s *Service) Propose(ctx context.Context, accountID string, amount money.Amount, reason, staffID string, then ...db.Then[Adjustment]) (Adjustment, error) {
 	if amount.IsZero() {
 		return Adjustment{}, ErrZeroAmount
 	}
@@ -142,7 +142,7 @@ func (s *Service) Propose(ctx context.Context, accountID string, amount money.Am
 		if out, err = r.adjustment(); err != nil {
 			return err
 		}
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -154,7 +154,7 @@ func (s *Service) Propose(ctx context.Context, accountID string, amount money.Am
 // amount must still be within the ceiling and the account open. Lowering a
 // no-negative account below zero fails with ledger.ErrInsufficientFunds and
 // leaves the proposal open.
-func (s *Service) Approve(ctx context.Context, id string, approver auth.Staff) (Adjustment, error) {
+func (s *Service) Approve(ctx context.Context, id string, approver auth.Staff, then ...db.Then[Adjustment]) (Adjustment, error) {
 	// Proposer and creation time never change: read them, and the staff
 	// rows, before the transaction (SQLite has one connection).
 	prop, err := s.Get(ctx, id)
@@ -223,7 +223,7 @@ func (s *Service) Approve(ctx context.Context, id string, approver auth.Staff) (
 		}
 		a.Status, a.ApprovedBy, a.ApprovedAt = Approved, approverID, &now
 		out = a
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }

@@ -92,10 +92,8 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 			return err
 		},
 		Changed: func(ctx context.Context, tx *db.Tx, c kyc.Change) error {
-			if _, err := s.Webhooks.Emit(tx, c.Visitor.PartnerID, "visitor."+string(c.Visitor.Status), visitorEvent(c.Visitor)); err != nil {
-				return err
-			}
-			return db.RunHooks(ctx, tx, c)
+			_, err := s.Webhooks.Emit(tx, c.Visitor.PartnerID, "visitor."+string(c.Visitor.Status), visitorEvent(c.Visitor))
+			return err
 		},
 		// A visitor the re-screening job finds on a newly loaded list is
 		// frozen pending review, and the audit log says the system did it.
@@ -141,7 +139,8 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 	if err != nil {
 		return nil, err
 	}
-	s.Cards = gateway.NewBinder(d, v, s.Network, cardEvents{s.Webhooks, kycStore, s.Accounts, o.Now}, gateway.BinderOptions{Now: o.Now, Logger: log})
+	s.Cards = gateway.NewBinder(d, v, s.Network, s.Webhooks, gateway.BinderOptions{Now: o.Now, Logger: log,
+		Promoter: verifiedTier{kycStore, s.Accounts}})
 
 	eo := escrow.DefaultOptions()
 	eo.Now = o.Now
@@ -191,31 +190,25 @@ func visitorEvent(v kyc.Visitor) map[string]any {
 		"status": string(v.Status), "tier": string(v.Tier), "reasons": reasons}}
 }
 
-// cardEvents passes the binder's events to the outbox and, when a card is
-// verified, lifts the visitor to the verified tier and the account to the
-// verified limit profile (docs/API.md: approved passport, entry details, a
-// verified card whose holder name matched), all in the binding's
-// transaction.
-type cardEvents struct {
-	hooks    *webhook.Service
+// verifiedTier is the tier step of the card binding flow: when a card is
+// verified, it lifts the visitor to the verified tier and the account to
+// the verified limit profile (docs/API.md: approved passport, entry
+// details, a verified card whose holder name matched), all in the
+// binding's transaction.
+type verifiedTier struct {
 	kyc      *kyc.GormStore
 	accounts *prepaid.Store
-	now      func() time.Time
 }
 
-func (e cardEvents) Emit(tx *db.Tx, partnerID, typ string, data any) (string, error) {
-	if card, ok := data.(gateway.Card); ok && typ == gateway.EventCardVerified {
-		promoted, err := e.kyc.PromoteTx(tx, card.VisitorID, e.now())
-		if err != nil {
-			return "", err
-		}
-		if promoted {
-			if err := e.accounts.SetProfileTx(tx, card.VisitorID, prepaid.Verified); err != nil && !errors.Is(err, prepaid.ErrNotFound) {
-				return "", err
-			}
-		}
+func (p verifiedTier) PromoteTx(tx *db.Tx, visitorID string, now time.Time) error {
+	promoted, err := p.kyc.PromoteTx(tx, visitorID, now)
+	if err != nil || !promoted {
+		return err
 	}
-	return e.hooks.Emit(tx, partnerID, typ, data)
+	if err := p.accounts.SetProfileTx(tx, visitorID, prepaid.Verified); err != nil && !errors.Is(err, prepaid.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // EraseExpired runs the retention rule once at now: the personal data of

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/inbound-gateway/inbound/internal/db"
 )
 
 // Errors of the package.
@@ -159,23 +161,23 @@ func CheckFourEyes(proposer, approver Staff, proposedAt time.Time) error {
 
 // Store is the persistence auth needs.
 type Store interface {
-	CreatePartner(ctx context.Context, p Partner, keyID, keyHash, last4 string) error
-	RotatePartnerKey(ctx context.Context, partnerID, keyID, keyHash, last4 string, now time.Time) error
-	SetPartnerStatus(ctx context.Context, partnerID, status string) (Partner, error)
+	CreatePartner(ctx context.Context, p Partner, keyID, keyHash, last4 string, then []db.Then[Partner]) error
+	RotatePartnerKey(ctx context.Context, partnerID, keyID, keyHash, last4 string, now time.Time, then []db.Then[Partner]) error
+	SetPartnerStatus(ctx context.Context, partnerID, status string, then []db.Then[Partner]) (Partner, error)
 	PartnerByKeyHash(ctx context.Context, hash string) (Partner, error)
 	// KeyRevoked finds a key by hash whether or not it was revoked.
 	KeyRevoked(ctx context.Context, hash string) (revoked bool, err error)
 	Partner(ctx context.Context, id string) (Partner, error)
-	CreateStaff(ctx context.Context, s Staff, tokenHash string) error
+	CreateStaff(ctx context.Context, s Staff, tokenHash string, then []db.Then[Staff]) error
 	StaffByTokenHash(ctx context.Context, hash string) (Staff, error)
 	StaffByID(ctx context.Context, id string) (Staff, error)
 	// ApproveStaff activates a pending member in one transaction: check
 	// gets the locked pending row and its proposer and may refuse.
-	ApproveStaff(ctx context.Context, id, approverID, tokenHash string, now time.Time, check func(pending, proposer Staff) error) (Staff, error)
+	ApproveStaff(ctx context.Context, id, approverID, tokenHash string, now time.Time, check func(pending, proposer Staff) error, then []db.Then[Staff]) (Staff, error)
 	// DisableStaff disables a member, refusing the last active supervisor.
-	DisableStaff(ctx context.Context, id string, now time.Time) (Staff, error)
+	DisableStaff(ctx context.Context, id string, now time.Time, then []db.Then[Staff]) (Staff, error)
 	// RotateStaffToken replaces an active member's token.
-	RotateStaffToken(ctx context.Context, id, tokenHash, issuer string, now time.Time) (Staff, error)
+	RotateStaffToken(ctx context.Context, id, tokenHash, issuer string, now time.Time, then []db.Then[Staff]) (Staff, error)
 	ActiveSupervisors(ctx context.Context) (int64, error)
 }
 
@@ -222,7 +224,7 @@ func validName(name string) error {
 
 // CreatePartner makes a partner and its first key; the key is returned once.
 // A non-empty key is used as given (bootstrap); else a new one is made.
-func (s *Service) CreatePartner(ctx context.Context, id, name, key string) (Partner, string, error) {
+func (s *Service) CreatePartner(ctx context.Context, id, name, key string, then ...db.Then[Partner]) (Partner, string, error) {
 	if err := validName(name); err != nil {
 		return Partner{}, "", err
 	}
@@ -230,7 +232,7 @@ func (s *Service) CreatePartner(ctx context.Context, id, name, key string) (Part
 		key = NewSecret("sk_")
 	}
 	p := Partner{ID: id, Name: strings.TrimSpace(name), Status: "active", CreatedAt: s.now()}
-	if err := s.store.CreatePartner(ctx, p, "key_"+id, Hash(key), last4(key)); err != nil {
+	if err := s.store.CreatePartner(ctx, p, "key_"+id, Hash(key), last4(key), then); err != nil {
 		return Partner{}, "", err
 	}
 	return p, key, nil
@@ -238,7 +240,7 @@ func (s *Service) CreatePartner(ctx context.Context, id, name, key string) (Part
 
 // RotatePartnerKey revokes the partner's keys and issues a new one (key,
 // or a fresh one when key is empty), returned once.
-func (s *Service) RotatePartnerKey(ctx context.Context, partnerID, keyID, key string) (Partner, string, error) {
+func (s *Service) RotatePartnerKey(ctx context.Context, partnerID, keyID, key string, then ...db.Then[Partner]) (Partner, string, error) {
 	p, err := s.store.Partner(ctx, partnerID)
 	if err != nil {
 		return Partner{}, "", err
@@ -246,20 +248,20 @@ func (s *Service) RotatePartnerKey(ctx context.Context, partnerID, keyID, key st
 	if key == "" {
 		key = NewSecret("sk_")
 	}
-	if err := s.store.RotatePartnerKey(ctx, partnerID, keyID, Hash(key), last4(key), s.now()); err != nil {
+	if err := s.store.RotatePartnerKey(ctx, partnerID, keyID, Hash(key), last4(key), s.now(), then); err != nil {
 		return Partner{}, "", err
 	}
 	return p, key, nil
 }
 
 // DisablePartner stops all of a partner's keys from authenticating.
-func (s *Service) DisablePartner(ctx context.Context, partnerID string) (Partner, error) {
-	return s.store.SetPartnerStatus(ctx, partnerID, "disabled")
+func (s *Service) DisablePartner(ctx context.Context, partnerID string, then ...db.Then[Partner]) (Partner, error) {
+	return s.store.SetPartnerStatus(ctx, partnerID, "disabled", then)
 }
 
 // EnablePartner lets a disabled partner's unrevoked keys authenticate again.
-func (s *Service) EnablePartner(ctx context.Context, partnerID string) (Partner, error) {
-	return s.store.SetPartnerStatus(ctx, partnerID, "active")
+func (s *Service) EnablePartner(ctx context.Context, partnerID string, then ...db.Then[Partner]) (Partner, error) {
+	return s.store.SetPartnerStatus(ctx, partnerID, "active", then)
 }
 
 // Partner returns one partner.
@@ -289,7 +291,7 @@ func (s *Service) AuthenticatePartner(ctx context.Context, key string) (Partner,
 // once. createdBy is the creating supervisor or a system actor (the CLI,
 // bootstrap), who sees the token. A non-empty token is used as given
 // (bootstrap). Over the API a supervisor is proposed instead (ProposeStaff).
-func (s *Service) CreateStaff(ctx context.Context, id, name string, role Role, token, createdBy string) (Staff, string, error) {
+func (s *Service) CreateStaff(ctx context.Context, id, name string, role Role, token, createdBy string, then ...db.Then[Staff]) (Staff, string, error) {
 	if err := validName(name); err != nil {
 		return Staff{}, "", err
 	}
@@ -302,7 +304,7 @@ func (s *Service) CreateStaff(ctx context.Context, id, name string, role Role, t
 	now := s.now().Truncate(time.Microsecond)
 	st := Staff{ID: id, Name: strings.TrimSpace(name), Role: role, Status: StaffActive, CreatedBy: createdBy,
 		TokenIssuedBy: createdBy, CreatedAt: now, ActivatedAt: &now}
-	if err := s.store.CreateStaff(ctx, st, Hash(token)); err != nil {
+	if err := s.store.CreateStaff(ctx, st, Hash(token), then); err != nil {
 		return Staff{}, "", err
 	}
 	return st, token, nil
@@ -315,7 +317,7 @@ func pendingTokenHash(id string) string { return "pending:" + id }
 // ProposeStaff records a proposed supervisor (the four-eyes rule: a second,
 // independent supervisor must approve it with ApproveStaff). It has no
 // token yet and cannot authenticate.
-func (s *Service) ProposeStaff(ctx context.Context, id, name string, role Role, proposer Staff) (Staff, error) {
+func (s *Service) ProposeStaff(ctx context.Context, id, name string, role Role, proposer Staff, then ...db.Then[Staff]) (Staff, error) {
 	if err := validName(name); err != nil {
 		return Staff{}, err
 	}
@@ -327,7 +329,7 @@ func (s *Service) ProposeStaff(ctx context.Context, id, name string, role Role, 
 	}
 	st := Staff{ID: id, Name: strings.TrimSpace(name), Role: role, Status: StaffPending, CreatedBy: proposer.ID,
 		CreatedAt: s.now().Truncate(time.Microsecond)}
-	if err := s.store.CreateStaff(ctx, st, pendingTokenHash(id)); err != nil {
+	if err := s.store.CreateStaff(ctx, st, pendingTokenHash(id), then); err != nil {
 		return Staff{}, err
 	}
 	return st, nil
@@ -337,7 +339,7 @@ func (s *Service) ProposeStaff(ctx context.Context, id, name string, role Role, 
 // CheckFourEyes against the proposer at the time of the proposal. The new
 // token (token, or a fresh one when empty) is returned once, to the
 // approver, who therefore counts as having seen it.
-func (s *Service) ApproveStaff(ctx context.Context, id string, approver Staff, token string) (Staff, string, error) {
+func (s *Service) ApproveStaff(ctx context.Context, id string, approver Staff, token string, then ...db.Then[Staff]) (Staff, string, error) {
 	if token == "" {
 		token = NewSecret("st_")
 	}
@@ -346,7 +348,7 @@ func (s *Service) ApproveStaff(ctx context.Context, id string, approver Staff, t
 			return fmt.Errorf("%w: staff member is %s", ErrInvalidState, pending.Status)
 		}
 		return CheckFourEyes(proposer, approver, pending.CreatedAt)
-	})
+	}, then)
 	if err != nil {
 		return Staff{}, "", err
 	}
@@ -355,18 +357,18 @@ func (s *Service) ApproveStaff(ctx context.Context, id string, approver Staff, t
 
 // DisableStaff disables a staff member (or withdraws a proposal): the token
 // stops working at once. The last active supervisor cannot be disabled.
-func (s *Service) DisableStaff(ctx context.Context, id string) (Staff, error) {
-	return s.store.DisableStaff(ctx, id, s.now().Truncate(time.Microsecond))
+func (s *Service) DisableStaff(ctx context.Context, id string, then ...db.Then[Staff]) (Staff, error) {
+	return s.store.DisableStaff(ctx, id, s.now().Truncate(time.Microsecond), then)
 }
 
 // RotateStaffToken gives an active member a new token (token, or a fresh
 // one when empty), returned once; the old one stops working. issuer sees
 // the new token and is recorded as able to act as the member.
-func (s *Service) RotateStaffToken(ctx context.Context, id, issuer, token string) (Staff, string, error) {
+func (s *Service) RotateStaffToken(ctx context.Context, id, issuer, token string, then ...db.Then[Staff]) (Staff, string, error) {
 	if token == "" {
 		token = NewSecret("st_")
 	}
-	st, err := s.store.RotateStaffToken(ctx, id, Hash(token), issuer, s.now().Truncate(time.Microsecond))
+	st, err := s.store.RotateStaffToken(ctx, id, Hash(token), issuer, s.now().Truncate(time.Microsecond), then)
 	if err != nil {
 		return Staff{}, "", err
 	}
@@ -416,7 +418,7 @@ const (
 // EnsurePartnerKey makes sure a partner owns key (bootstrap). Nothing
 // happens when it already exists, revoked or not: a rotated bootstrap key
 // stays revoked (BootstrapRevoked) rather than failing every later start.
-func (s *Service) EnsurePartnerKey(ctx context.Context, id, name, key string) (Bootstrap, error) {
+func (s *Service) EnsurePartnerKey(ctx context.Context, id, name, key string, then ...db.Then[Partner]) (Bootstrap, error) {
 	check := func() (Bootstrap, bool, error) {
 		revoked, err := s.store.KeyRevoked(ctx, Hash(key))
 		switch {
@@ -432,7 +434,7 @@ func (s *Service) EnsurePartnerKey(ctx context.Context, id, name, key string) (B
 	if out, found, err := check(); found || err != nil {
 		return out, err
 	}
-	if _, _, err := s.CreatePartner(ctx, id, name, key); err != nil {
+	if _, _, err := s.CreatePartner(ctx, id, name, key, then...); err != nil {
 		// Another replica starting at the same time may have won.
 		if out, found, cerr := check(); cerr == nil && found {
 			return out, nil
@@ -446,7 +448,7 @@ func (s *Service) EnsurePartnerKey(ctx context.Context, id, name, key string) (B
 // createdBy) only when no active supervisor exists: the bootstrap token
 // opens the door to an empty system, and does not recreate a supervisor
 // whose token was rotated or who was disabled.
-func (s *Service) EnsureStaffToken(ctx context.Context, id, name, token, createdBy string) (Bootstrap, error) {
+func (s *Service) EnsureStaffToken(ctx context.Context, id, name, token, createdBy string, then ...db.Then[Staff]) (Bootstrap, error) {
 	check := func() (Bootstrap, bool, error) {
 		st, err := s.store.StaffByTokenHash(ctx, Hash(token))
 		switch {
@@ -469,7 +471,7 @@ func (s *Service) EnsureStaffToken(ctx context.Context, id, name, token, created
 	if n > 0 {
 		return BootstrapSkipped, nil
 	}
-	if _, _, err := s.CreateStaff(ctx, id, name, Supervisor, token, createdBy); err != nil {
+	if _, _, err := s.CreateStaff(ctx, id, name, Supervisor, token, createdBy, then...); err != nil {
 		if out, found, cerr := check(); cerr == nil && found {
 			return out, nil
 		}

@@ -75,7 +75,7 @@ func toPartner(r partnerRow) Partner {
 }
 
 // CreatePartner inserts the partner and its key in one transaction.
-func (s *GormStore) CreatePartner(ctx context.Context, p Partner, keyID, keyHash, last4 string) error {
+func (s *GormStore) CreatePartner(ctx context.Context, p Partner, keyID, keyHash, last4 string, then []db.Then[Partner]) error {
 	return s.db.Transact(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&partnerRow{ID: p.ID, Name: p.Name, Status: p.Status, CreatedAt: p.CreatedAt}).Error; err != nil {
 			return fmt.Errorf("auth: create partner: %w", err)
@@ -83,12 +83,12 @@ func (s *GormStore) CreatePartner(ctx context.Context, p Partner, keyID, keyHash
 		if err := tx.Create(&partnerKeyRow{ID: keyID, PartnerID: p.ID, KeyHash: keyHash, Last4: last4, CreatedAt: p.CreatedAt}).Error; err != nil {
 			return fmt.Errorf("auth: create key: %w", err)
 		}
-		return db.RunHooks(ctx, tx, p)
+		return db.RunThen(tx, p, then...)
 	})
 }
 
 // RotatePartnerKey revokes live keys and adds the new one atomically.
-func (s *GormStore) RotatePartnerKey(ctx context.Context, partnerID, keyID, keyHash, last4 string, now time.Time) error {
+func (s *GormStore) RotatePartnerKey(ctx context.Context, partnerID, keyID, keyHash, last4 string, now time.Time, then []db.Then[Partner]) error {
 	return s.db.Transact(ctx, func(tx *gorm.DB) error {
 		if err := tx.Model(&partnerKeyRow{}).Where("partner_id = ? AND revoked_at IS NULL", partnerID).
 			Update("revoked_at", now).Error; err != nil {
@@ -101,12 +101,12 @@ func (s *GormStore) RotatePartnerKey(ctx context.Context, partnerID, keyID, keyH
 		if err := tx.Take(&r, "id = ?", partnerID).Error; err != nil {
 			return err
 		}
-		return db.RunHooks(ctx, tx, toPartner(r))
+		return db.RunThen(tx, toPartner(r), then...)
 	})
 }
 
 // SetPartnerStatus changes a partner's status.
-func (s *GormStore) SetPartnerStatus(ctx context.Context, partnerID, status string) (Partner, error) {
+func (s *GormStore) SetPartnerStatus(ctx context.Context, partnerID, status string, then []db.Then[Partner]) (Partner, error) {
 	var out Partner
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&partnerRow{}).Where("id = ?", partnerID).Update("status", status)
@@ -121,7 +121,7 @@ func (s *GormStore) SetPartnerStatus(ctx context.Context, partnerID, status stri
 			return err
 		}
 		out = toPartner(r)
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -169,7 +169,7 @@ func (s *GormStore) KeyRevoked(ctx context.Context, hash string) (bool, error) {
 }
 
 // CreateStaff inserts a staff member.
-func (s *GormStore) CreateStaff(ctx context.Context, st Staff, tokenHash string) error {
+func (s *GormStore) CreateStaff(ctx context.Context, st Staff, tokenHash string, then []db.Then[Staff]) error {
 	return s.db.Transact(ctx, func(tx *gorm.DB) error {
 		created := st.CreatedAt
 		err := tx.Create(&staffRow{ID: st.ID, Name: st.Name, Role: st.Role.String(), TokenHash: tokenHash, Status: st.Status,
@@ -177,7 +177,7 @@ func (s *GormStore) CreateStaff(ctx context.Context, st Staff, tokenHash string)
 		if err != nil {
 			return fmt.Errorf("auth: create staff: %w", err)
 		}
-		return db.RunHooks(ctx, tx, st)
+		return db.RunThen(tx, st, then...)
 	})
 }
 
@@ -205,7 +205,7 @@ func (s *GormStore) staffWhere(q *gorm.DB, cond string, arg any) (Staff, error) 
 
 // ApproveStaff activates a pending member after check agrees, in one
 // transaction with the caller's hooks (audit, idempotent response).
-func (s *GormStore) ApproveStaff(ctx context.Context, id, approverID, tokenHash string, now time.Time, check func(pending, proposer Staff) error) (Staff, error) {
+func (s *GormStore) ApproveStaff(ctx context.Context, id, approverID, tokenHash string, now time.Time, check func(pending, proposer Staff) error, then []db.Then[Staff]) (Staff, error) {
 	var out Staff
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		pending, err := s.staffWhere(s.db.ForUpdate(tx), "id = ?", id)
@@ -232,7 +232,7 @@ func (s *GormStore) ApproveStaff(ctx context.Context, id, approverID, tokenHash 
 		}
 		pending.Status, pending.TokenIssuedBy, pending.ApprovedBy, pending.ActivatedAt = StaffActive, approverID, approverID, &now
 		out = pending
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -240,7 +240,7 @@ func (s *GormStore) ApproveStaff(ctx context.Context, id, approverID, tokenHash 
 // DisableStaff disables a member. The active supervisors are locked in id
 // order first, so two supervisors disabling each other at once cannot both
 // succeed and leave none.
-func (s *GormStore) DisableStaff(ctx context.Context, id string, now time.Time) (Staff, error) {
+func (s *GormStore) DisableStaff(ctx context.Context, id string, now time.Time, then []db.Then[Staff]) (Staff, error) {
 	var out Staff
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		var sups []staffRow
@@ -262,13 +262,13 @@ func (s *GormStore) DisableStaff(ctx context.Context, id string, now time.Time) 
 		}
 		st.Status = StaffDisabled
 		out = st
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
 
 // RotateStaffToken replaces an active member's token hash.
-func (s *GormStore) RotateStaffToken(ctx context.Context, id, tokenHash, issuer string, now time.Time) (Staff, error) {
+func (s *GormStore) RotateStaffToken(ctx context.Context, id, tokenHash, issuer string, now time.Time, then []db.Then[Staff]) (Staff, error) {
 	var out Staff
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		st, err := s.staffWhere(s.db.ForUpdate(tx), "id = ?", id)
@@ -283,7 +283,7 @@ func (s *GormStore) RotateStaffToken(ctx context.Context, id, tokenHash, issuer 
 		}
 		st.TokenIssuedBy = issuer
 		out = st
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }

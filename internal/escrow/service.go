@@ -97,7 +97,7 @@ func (s *Service) feesAccount(ctx context.Context) (string, error) {
 
 // CreateMerchant creates a merchant of the partner with its payable
 // accounts.
-func (s *Service) CreateMerchant(ctx context.Context, partnerID string, in MerchantInput) (Merchant, error) {
+func (s *Service) CreateMerchant(ctx context.Context, partnerID string, in MerchantInput, then ...db.Then[Merchant]) (Merchant, error) {
 	in, err := in.validate()
 	if err != nil {
 		return Merchant{}, err
@@ -118,7 +118,7 @@ func (s *Service) CreateMerchant(ctx context.Context, partnerID string, in Merch
 			return err
 		}
 		out = m
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -190,7 +190,7 @@ var errExisting = errors.New("escrow: out_trade_no exists")
 // payment's escrow. A repeated out_trade_no with the same fields returns the
 // first payment with Existing set, whatever has happened to it or to the
 // visitor's account since; with other fields it is ErrOutTradeNoConflict.
-func (s *Service) Create(ctx context.Context, partnerID string, in PaymentInput) (Payment, error) {
+func (s *Service) Create(ctx context.Context, partnerID string, in PaymentInput, then ...db.Then[Payment]) (Payment, error) {
 	in, err := in.validate(s.o)
 	if err != nil {
 		return Payment{}, err
@@ -199,7 +199,7 @@ func (s *Service) Create(ctx context.Context, partnerID string, in PaymentInput)
 	if err != nil {
 		return Payment{}, err
 	}
-	p, err := s.create(ctx, partnerID, in, visitorAcct)
+	p, err := s.create(ctx, partnerID, in, visitorAcct, then)
 	if !errors.Is(err, errExisting) {
 		return p, err
 	}
@@ -217,7 +217,7 @@ func (s *Service) Create(ctx context.Context, partnerID string, in PaymentInput)
 		}
 		p.Existing = true
 		out = p
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -225,7 +225,7 @@ func (s *Service) Create(ctx context.Context, partnerID string, in PaymentInput)
 // create inserts the payment first, ON CONFLICT DO NOTHING on out_trade_no:
 // a concurrent Create of the same out_trade_no waits for this one to commit
 // or roll back, and a repeat costs no extra read on the common path.
-func (s *Service) create(ctx context.Context, partnerID string, in PaymentInput, visitorAcct string) (Payment, error) {
+func (s *Service) create(ctx context.Context, partnerID string, in PaymentInput, visitorAcct string, then []db.Then[Payment]) (Payment, error) {
 	var out Payment
 	err := s.d.Transact(ctx, func(tx *db.Tx) error {
 		if _, err := s.merchant(ctx, tx, partnerID, in.MerchantID); err != nil {
@@ -276,7 +276,7 @@ func (s *Service) create(ctx context.Context, partnerID string, in PaymentInput,
 			return err
 		}
 		out = p
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
@@ -319,19 +319,20 @@ func (s *Service) Refunds(ctx context.Context, partnerID, paymentID string) ([]R
 }
 
 // change runs fn on the payment locked FOR UPDATE, in one transaction that
-// ends with the HTTP hooks given fn's result.
-func (s *Service) change(ctx context.Context, partnerID, id string, fn func(tx *db.Tx, p *Payment) (any, error)) error {
-	return s.d.Transact(ctx, func(tx *db.Tx) error {
+// ends with then given fn's result.
+func change[T any](ctx context.Context, s *Service, partnerID, id string, then []db.Then[T], fn func(tx *db.Tx, p *Payment) (T, error)) (T, error) {
+	var out T
+	err := s.d.Transact(ctx, func(tx *db.Tx) error {
 		p, err := paymentByID(ctx, s.d.ForUpdate(tx), partnerID, id)
 		if err != nil {
 			return err
 		}
-		res, err := fn(tx, &p)
-		if err != nil {
+		if out, err = fn(tx, &p); err != nil {
 			return err
 		}
-		return db.RunHooks(ctx, tx, res)
+		return db.RunThen(tx, out, then...)
 	})
+	return out, err
 }
 
 // Confirm is the buyer's confirmation of receipt: what is in escrow goes to
@@ -343,25 +344,22 @@ func (s *Service) change(ctx context.Context, partnerID, id string, fn func(tx *
 // and a dispute. A refund moves money back into the visitor's account (an
 // inflow, which the freeze keeps where it is), and a dispute only stops
 // auto-release. Both leave the frozen money under the bank's control.
-func (s *Service) Confirm(ctx context.Context, partnerID, id string) (Payment, error) {
+func (s *Service) Confirm(ctx context.Context, partnerID, id string, then ...db.Then[Payment]) (Payment, error) {
 	if _, err := s.feesAccount(ctx); err != nil {
 		return Payment{}, err
 	}
-	var out Payment
-	err := s.change(ctx, partnerID, id, func(tx *db.Tx, p *Payment) (any, error) {
+	return change(ctx, s, partnerID, id, then, func(tx *db.Tx, p *Payment) (Payment, error) {
 		if err := p.checkRelease(); err != nil {
-			return nil, err
+			return Payment{}, err
 		}
 		if err := s.checkNotFrozen(tx, p.VisitorID); err != nil {
-			return nil, err
+			return Payment{}, err
 		}
 		if err := s.release(ctx, tx, p, p.Held); err != nil {
-			return nil, err
+			return Payment{}, err
 		}
-		out = *p
-		return out, nil
+		return *p, nil
 	})
-	return out, err
 }
 
 // release pays amount of p's escrow to the merchant (less the fee), saves
@@ -406,22 +404,17 @@ const maxReason = 500
 
 // Refund returns amount (nil: all that is still refundable) to the buyer:
 // from escrow before release, from the merchant's balance after it.
-func (s *Service) Refund(ctx context.Context, partnerID, id string, amount *money.Amount, reason string) (Refund, error) {
+func (s *Service) Refund(ctx context.Context, partnerID, id string, amount *money.Amount, reason string, then ...db.Then[Refund]) (Refund, error) {
 	if utf8.RuneCountInString(reason) > maxReason {
 		return Refund{}, invalid("reason", "must have at most %d characters", maxReason)
 	}
-	var out Refund
-	err := s.change(ctx, partnerID, id, func(tx *db.Tx, p *Payment) (any, error) {
+	return change(ctx, s, partnerID, id, then, func(tx *db.Tx, p *Payment) (Refund, error) {
 		a, err := p.checkRefund(amount)
 		if err != nil {
-			return nil, err
+			return Refund{}, err
 		}
-		if out, err = s.refund(ctx, tx, p, a, reason, ""); err != nil {
-			return nil, err
-		}
-		return out, nil
+		return s.refund(ctx, tx, p, a, reason, "")
 	})
-	return out, err
 }
 
 // refund moves amount back to the visitor, taking it from escrow first and
@@ -523,34 +516,31 @@ func (s *Service) merchantDebits(ctx context.Context, tx *db.Tx, merchantID stri
 
 // Dispute opens a dispute on the money in escrow: auto-release stops until
 // support staff resolve it.
-func (s *Service) Dispute(ctx context.Context, partnerID, id, reason string) (Payment, error) {
+func (s *Service) Dispute(ctx context.Context, partnerID, id, reason string, then ...db.Then[Payment]) (Payment, error) {
 	if reason == "" || utf8.RuneCountInString(reason) > maxReason {
 		return Payment{}, invalid("reason", "must have 1 to %d characters", maxReason)
 	}
-	var out Payment
-	err := s.change(ctx, partnerID, id, func(tx *db.Tx, p *Payment) (any, error) {
+	return change(ctx, s, partnerID, id, then, func(tx *db.Tx, p *Payment) (Payment, error) {
 		if err := p.checkDispute(); err != nil {
-			return nil, err
+			return Payment{}, err
 		}
 		now := s.now()
 		p.DisputeReason, p.DisputedAt, p.UpdatedAt = reason, &now, now
 		p.refreshStatus()
 		if err := updatePayment(ctx, tx, *p); err != nil {
-			return nil, err
+			return Payment{}, err
 		}
 		if _, err := s.events.Emit(tx, p.PartnerID, EventDisputed, p.Object()); err != nil {
-			return nil, err
+			return Payment{}, err
 		}
-		out = *p
-		return out, nil
+		return *p, nil
 	})
-	return out, err
 }
 
 // Resolve ends a dispute (support staff, any partner): amount (nil: all in
 // escrow) goes to the merchant for OutcomeRelease or back to the visitor for
 // OutcomeRefund, and the rest of the escrow goes the other way.
-func (s *Service) Resolve(ctx context.Context, id string, outcome Outcome, amount *money.Amount, staffID, reason string) (Payment, error) {
+func (s *Service) Resolve(ctx context.Context, id string, outcome Outcome, amount *money.Amount, staffID, reason string, then ...db.Then[Payment]) (Payment, error) {
 	if _, err := ParseOutcome(string(outcome)); err != nil {
 		return Payment{}, err
 	}
@@ -563,28 +553,25 @@ func (s *Service) Resolve(ctx context.Context, id string, outcome Outcome, amoun
 	if _, err := s.feesAccount(ctx); err != nil {
 		return Payment{}, err
 	}
-	var out Payment
-	err := s.change(ctx, "", id, func(tx *db.Tx, p *Payment) (any, error) {
+	return change(ctx, s, "", id, then, func(tx *db.Tx, p *Payment) (Payment, error) {
 		rel, ref, err := p.checkResolve(outcome, amount)
 		if err != nil {
-			return nil, err
+			return Payment{}, err
 		}
 		now := s.now()
 		p.Resolution, p.ResolvedBy, p.ResolutionReason, p.ResolvedAt = outcome, staffID, reason, &now
 		if rel.IsPositive() {
 			if err := s.release(ctx, tx, p, rel); err != nil {
-				return nil, err
+				return Payment{}, err
 			}
 		}
 		if ref.IsPositive() {
 			if _, err := s.refund(ctx, tx, p, ref, reason, staffID); err != nil {
-				return nil, err
+				return Payment{}, err
 			}
 		}
-		out = *p
-		return out, nil
+		return *p, nil
 	})
-	return out, err
 }
 
 // checkNotFrozen returns prepaid.ErrFrozen when the visitor's account is

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/inbound-gateway/inbound/internal/audit"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
 
@@ -43,15 +45,11 @@ func (s *Server) setFrozen(c *gin.Context, frozen bool) {
 		action = "account.freeze"
 	}
 	visitorID := c.Param("id")
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderAccountStatus(r.(prepaid.Account)) })
-	ctx = s.audited(ctx, c, action, req.Reason, func(r any) (string, audit.Summary) {
-		a := r.(prepaid.Account)
+	a := reply(http.StatusOK, func(a prepaid.Account) any { return renderAccountStatus(a) })
+	a = audited(s, c, a, action, req.Reason, func(a prepaid.Account) (string, audit.Summary) {
 		return visitorID, audit.Summary{Object: "account", ID: a.ID, Status: string(a.Status), Changed: []string{"status"}, VisitorID: a.VisitorID}
 	})
-	a, err := s.Accounts.SetFrozen(ctx, visitorID, frozen, s.Webhooks)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderAccountStatus(a))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[prepaid.Account]) (prepaid.Account, error) {
+		return s.Accounts.SetFrozen(ctx, visitorID, frozen, s.Webhooks, then...)
+	})
 }

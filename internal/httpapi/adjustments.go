@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/audit"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
@@ -31,9 +33,8 @@ func renderAdjustment(a adjustment.Adjustment) adjustmentResponse {
 		Reason: a.Reason, Status: string(a.Status), ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy, CreatedAt: a.CreatedAt, ApprovedAt: a.ApprovedAt}
 }
 
-func describeAdjustment(changed ...string) func(any) (string, audit.Summary) {
-	return func(r any) (string, audit.Summary) {
-		a := r.(adjustment.Adjustment)
+func describeAdjustment(changed ...string) func(adjustment.Adjustment) (string, audit.Summary) {
+	return func(a adjustment.Adjustment) (string, audit.Summary) {
 		return a.ID, audit.Summary{Object: "adjustment", ID: a.ID, Status: string(a.Status), Changed: changed,
 			AccountID: a.AccountID, ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy}
 	}
@@ -58,20 +59,18 @@ func (s *Server) proposeAdjustment(c *gin.Context) {
 		s.fail(c, withParam(err, "account_id"))
 		return
 	}
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderAdjustment(r.(adjustment.Adjustment)) })
-	ctx = s.audited(ctx, c, "adjustment.propose", req.Reason, describeAdjustment("account_id", "amount", "status"))
-	a, err := s.Adjustments.Propose(ctx, account.ID, *req.Amount, req.Reason, st.ID)
-	if errors.Is(err, adjustment.ErrAboveCeiling) || errors.Is(err, adjustment.ErrZeroAmount) {
-		err = withParam(err, "amount.value")
-	}
-	if errors.Is(err, adjustment.ErrAccountClosed) {
-		err = withParam(err, "account_id")
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderAdjustment(a))
+	a := reply(http.StatusCreated, func(a adjustment.Adjustment) any { return renderAdjustment(a) })
+	a = audited(s, c, a, "adjustment.propose", req.Reason, describeAdjustment("account_id", "amount", "status"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[adjustment.Adjustment]) (adjustment.Adjustment, error) {
+		adj, err := s.Adjustments.Propose(ctx, account.ID, *req.Amount, req.Reason, st.ID, then...)
+		if errors.Is(err, adjustment.ErrAboveCeiling) || errors.Is(err, adjustment.ErrZeroAmount) {
+			err = withParam(err, "amount.value")
+		}
+		if errors.Is(err, adjustment.ErrAccountClosed) {
+			err = withParam(err, "account_id")
+		}
+		return adj, err
+	})
 }
 
 func (s *Server) approveAdjustment(c *gin.Context) {
@@ -81,14 +80,11 @@ func (s *Server) approveAdjustment(c *gin.Context) {
 		return
 	}
 	st, _ := staffOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderAdjustment(r.(adjustment.Adjustment)) })
-	ctx = s.audited(ctx, c, "adjustment.approve", req.Reason, describeAdjustment("status", "approved_by"))
-	a, err := s.Adjustments.Approve(ctx, c.Param("id"), st)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderAdjustment(a))
+	a := reply(http.StatusOK, func(a adjustment.Adjustment) any { return renderAdjustment(a) })
+	a = audited(s, c, a, "adjustment.approve", req.Reason, describeAdjustment("status", "approved_by"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[adjustment.Adjustment]) (adjustment.Adjustment, error) {
+		return s.Adjustments.Approve(ctx, c.Param("id"), st, then...)
+	})
 }
 
 func (s *Server) getAdjustment(c *gin.Context) {

@@ -19,46 +19,14 @@ type reasonOnly struct {
 	Reason string `json:"reason" validate:"required,max=1000"`
 }
 
-// audited returns ctx whose domain transaction also writes the audit record
-// of this admin action, so the change and its record commit together.
-// describe names the target and summarises the result: ids, statuses and
-// changed field names only, never personal data or secrets (the log is kept
-// for ever and every viewer reads it).
-func (s *Server) audited(ctx context.Context, c *gin.Context, action, reason string, describe func(result any) (string, audit.Summary)) context.Context {
-	st, _ := staffOf(c)
-	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		target, after := describe(result)
-		_, err := audit.Record(tx, audit.Entry{
-			ActorID: st.ID, ActorRole: st.Role.String(), Action: action, Target: target,
-			Reason: reason, RequestID: requestIDOf(c), After: audit.State(after), CreatedAt: s.Now(),
-		})
-		return err
-	})
-}
-
-// txResponseOnce is txResponse for a response that shows a secret once (a
-// partner key, a staff token). The stored response, which a replay returns
-// for 24 h, is render(result, true): the secret replaced by null and marked
-// redacted. This request answers with the object the handler passes to
-// respond, secret included.
-func (s *Server) txResponseOnce(ctx context.Context, c *gin.Context, status int, render func(result any, redacted bool) any) context.Context {
-	v, ok := c.Get(ctxIdem)
-	if !ok {
-		return ctx
-	}
-	p := v.(*pending)
-	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		body, err := jsonBody(render(result, true))
-		if err != nil {
-			return err
-		}
-		if err := s.idem.SaveTx(tx, s.record(p, status, body)); err != nil {
-			return err
-		}
-		// Stored; respond renders the full object for this one answer.
-		p.saved, p.body = true, nil
-		return nil
-	})
+// replyOnce is reply for a response that shows a secret once (a partner
+// key, a staff token): this request answers render(result, false), secret
+// included; the stored response, which a replay returns for 24 h, is
+// render(result, true), the secret replaced by null and marked redacted.
+func replyOnce[T any](status int, render func(result T, redacted bool) any) answer[T] {
+	a := reply(status, func(r T) any { return render(r, false) })
+	a.stored = func(r T) any { return render(r, true) }
+	return a
 }
 
 // shownOnce is a secret in a response: its value the first time, null with
@@ -102,9 +70,8 @@ func renderPartner(p auth.Partner, key string, redacted bool) partnerResponse {
 		SecretKeyRedacted: sk.redacted, CreatedAt: p.CreatedAt}
 }
 
-func describePartner(changed ...string) func(any) (string, audit.Summary) {
-	return func(r any) (string, audit.Summary) {
-		p := r.(auth.Partner)
+func describePartner(changed ...string) func(auth.Partner) (string, audit.Summary) {
+	return func(p auth.Partner) (string, audit.Summary) {
 		return p.ID, audit.Summary{Object: "partner", ID: p.ID, Status: p.Status, Changed: changed}
 	}
 }
@@ -119,16 +86,12 @@ func (s *Server) createPartner(c *gin.Context) {
 		return
 	}
 	key := auth.NewSecret("sk_")
-	ctx := s.txResponseOnce(c.Request.Context(), c, http.StatusCreated, func(r any, redacted bool) any {
-		return renderPartner(r.(auth.Partner), key, redacted)
+	a := replyOnce(http.StatusCreated, func(p auth.Partner, redacted bool) any { return renderPartner(p, key, redacted) })
+	a = audited(s, c, a, "partner.create", req.Reason, describePartner("name", "status", "secret_key"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Partner]) (auth.Partner, error) {
+		p, _, err := s.Auth.CreatePartner(ctx, ids.New(ids.Partner), req.Name, key, then...)
+		return p, err
 	})
-	ctx = s.audited(ctx, c, "partner.create", req.Reason, describePartner("name", "status", "secret_key"))
-	p, key, err := s.Auth.CreatePartner(ctx, ids.New(ids.Partner), req.Name, key)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderPartner(p, key, false))
 }
 
 func (s *Server) rotatePartnerKey(c *gin.Context) {
@@ -138,16 +101,12 @@ func (s *Server) rotatePartnerKey(c *gin.Context) {
 		return
 	}
 	key := auth.NewSecret("sk_")
-	ctx := s.txResponseOnce(c.Request.Context(), c, http.StatusOK, func(r any, redacted bool) any {
-		return renderPartner(r.(auth.Partner), key, redacted)
+	a := replyOnce(http.StatusOK, func(p auth.Partner, redacted bool) any { return renderPartner(p, key, redacted) })
+	a = audited(s, c, a, "partner.rotate_key", req.Reason, describePartner("secret_key"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Partner]) (auth.Partner, error) {
+		p, _, err := s.Auth.RotatePartnerKey(ctx, c.Param("id"), ids.New(ids.Key), key, then...)
+		return p, err
 	})
-	ctx = s.audited(ctx, c, "partner.rotate_key", req.Reason, describePartner("secret_key"))
-	p, key, err := s.Auth.RotatePartnerKey(ctx, c.Param("id"), ids.New(ids.Key), key)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderPartner(p, key, false))
 }
 
 func (s *Server) disablePartner(c *gin.Context) {
@@ -159,20 +118,17 @@ func (s *Server) enablePartner(c *gin.Context) {
 	s.setPartnerStatus(c, "partner.enable", s.Auth.EnablePartner)
 }
 
-func (s *Server) setPartnerStatus(c *gin.Context, action string, set func(context.Context, string) (auth.Partner, error)) {
+func (s *Server) setPartnerStatus(c *gin.Context, action string, set func(context.Context, string, ...db.Then[auth.Partner]) (auth.Partner, error)) {
 	var req reasonOnly
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)
 		return
 	}
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderPartner(r.(auth.Partner), "", false) })
-	ctx = s.audited(ctx, c, action, req.Reason, describePartner("status"))
-	p, err := set(ctx, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderPartner(p, "", false))
+	a := reply(http.StatusOK, func(p auth.Partner) any { return renderPartner(p, "", false) })
+	a = audited(s, c, a, action, req.Reason, describePartner("status"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Partner]) (auth.Partner, error) {
+		return set(ctx, c.Param("id"), then...)
+	})
 }
 
 type staffResponse struct {
@@ -196,9 +152,8 @@ func renderStaff(st auth.Staff, token string, redacted bool) staffResponse {
 		CreatedAt: st.CreatedAt, ActivatedAt: st.ActivatedAt}
 }
 
-func describeStaff(changed ...string) func(any) (string, audit.Summary) {
-	return func(r any) (string, audit.Summary) {
-		st := r.(auth.Staff)
+func describeStaff(changed ...string) func(auth.Staff) (string, audit.Summary) {
+	return func(st auth.Staff) (string, audit.Summary) {
 		return st.ID, audit.Summary{Object: "staff", ID: st.ID, Status: st.Status, Role: st.Role.String(),
 			Changed: changed, CreatedBy: st.CreatedBy, ApprovedBy: st.ApprovedBy}
 	}
@@ -224,27 +179,20 @@ func (s *Server) createStaff(c *gin.Context) {
 	}
 	me, _ := staffOf(c)
 	if role == auth.Supervisor {
-		ctx := s.txResponse(c.Request.Context(), c, http.StatusAccepted, func(r any) any { return renderStaff(r.(auth.Staff), "", false) })
-		ctx = s.audited(ctx, c, "staff.propose", req.Reason, describeStaff("name", "role", "status"))
-		st, err := s.Auth.ProposeStaff(ctx, ids.New(ids.Staff), req.Name, role, me)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		s.respond(c, http.StatusAccepted, renderStaff(st, "", false))
+		a := reply(http.StatusAccepted, func(st auth.Staff) any { return renderStaff(st, "", false) })
+		a = audited(s, c, a, "staff.propose", req.Reason, describeStaff("name", "role", "status"))
+		mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Staff]) (auth.Staff, error) {
+			return s.Auth.ProposeStaff(ctx, ids.New(ids.Staff), req.Name, role, me, then...)
+		})
 		return
 	}
 	token := auth.NewSecret("st_")
-	ctx := s.txResponseOnce(c.Request.Context(), c, http.StatusCreated, func(r any, redacted bool) any {
-		return renderStaff(r.(auth.Staff), token, redacted)
+	a := replyOnce(http.StatusCreated, func(st auth.Staff, redacted bool) any { return renderStaff(st, token, redacted) })
+	a = audited(s, c, a, "staff.create", req.Reason, describeStaff("name", "role", "status", "token"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Staff]) (auth.Staff, error) {
+		st, _, err := s.Auth.CreateStaff(ctx, ids.New(ids.Staff), req.Name, role, token, me.ID, then...)
+		return st, err
 	})
-	ctx = s.audited(ctx, c, "staff.create", req.Reason, describeStaff("name", "role", "status", "token"))
-	st, token, err := s.Auth.CreateStaff(ctx, ids.New(ids.Staff), req.Name, role, token, me.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderStaff(st, token, false))
 }
 
 // approveStaff activates a proposed supervisor: the caller must be another
@@ -258,16 +206,12 @@ func (s *Server) approveStaff(c *gin.Context) {
 	}
 	me, _ := staffOf(c)
 	token := auth.NewSecret("st_")
-	ctx := s.txResponseOnce(c.Request.Context(), c, http.StatusOK, func(r any, redacted bool) any {
-		return renderStaff(r.(auth.Staff), token, redacted)
+	a := replyOnce(http.StatusOK, func(st auth.Staff, redacted bool) any { return renderStaff(st, token, redacted) })
+	a = audited(s, c, a, "staff.approve", req.Reason, describeStaff("status", "token"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Staff]) (auth.Staff, error) {
+		st, _, err := s.Auth.ApproveStaff(ctx, c.Param("id"), me, token, then...)
+		return st, err
 	})
-	ctx = s.audited(ctx, c, "staff.approve", req.Reason, describeStaff("status", "token"))
-	st, token, err := s.Auth.ApproveStaff(ctx, c.Param("id"), me, token)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderStaff(st, token, false))
 }
 
 // disableStaff disables a member (or withdraws a pending proposal); the
@@ -278,14 +222,11 @@ func (s *Server) disableStaff(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderStaff(r.(auth.Staff), "", false) })
-	ctx = s.audited(ctx, c, "staff.disable", req.Reason, describeStaff("status"))
-	st, err := s.Auth.DisableStaff(ctx, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderStaff(st, "", false))
+	a := reply(http.StatusOK, func(st auth.Staff) any { return renderStaff(st, "", false) })
+	a = audited(s, c, a, "staff.disable", req.Reason, describeStaff("status"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Staff]) (auth.Staff, error) {
+		return s.Auth.DisableStaff(ctx, c.Param("id"), then...)
+	})
 }
 
 // rotateStaffToken issues a new token (shown once) and voids the old one.
@@ -299,16 +240,12 @@ func (s *Server) rotateStaffToken(c *gin.Context) {
 	}
 	me, _ := staffOf(c)
 	token := auth.NewSecret("st_")
-	ctx := s.txResponseOnce(c.Request.Context(), c, http.StatusOK, func(r any, redacted bool) any {
-		return renderStaff(r.(auth.Staff), token, redacted)
+	a := replyOnce(http.StatusOK, func(st auth.Staff, redacted bool) any { return renderStaff(st, token, redacted) })
+	a = audited(s, c, a, "staff.rotate_token", req.Reason, describeStaff("token"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[auth.Staff]) (auth.Staff, error) {
+		st, _, err := s.Auth.RotateStaffToken(ctx, c.Param("id"), me.ID, token, then...)
+		return st, err
 	})
-	ctx = s.audited(ctx, c, "staff.rotate_token", req.Reason, describeStaff("token"))
-	st, token, err := s.Auth.RotateStaffToken(ctx, c.Param("id"), me.ID, token)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderStaff(st, token, false))
 }
 
 func (s *Server) listAudit(c *gin.Context) {

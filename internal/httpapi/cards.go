@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/db"
 )
 
 // visitorRef loads the partner's visitor for card binding.
@@ -37,14 +39,10 @@ func (s *Server) bindCard(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderCard(r.(gateway.Card)) })
-	card, err := s.Cards.Bind(ctx, p.ID, ref, gateway.CardInput{Number: req.Number, ExpMonth: req.ExpMonth, ExpYear: req.ExpYear,
-		CVC: req.CVC, HolderName: req.HolderName})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderCard(card))
+	in := gateway.CardInput{Number: req.Number, ExpMonth: req.ExpMonth, ExpYear: req.ExpYear, CVC: req.CVC, HolderName: req.HolderName}
+	mutate(s, c, reply(http.StatusCreated, cardAnswer), func(ctx context.Context, then ...db.Then[gateway.Card]) (gateway.Card, error) {
+		return s.Cards.Bind(ctx, p.ID, ref, in, then...)
+	})
 }
 
 type cardResponse struct {
@@ -53,6 +51,8 @@ type cardResponse struct {
 }
 
 func renderCard(card gateway.Card) cardResponse { return cardResponse{Object: "card", Card: card} }
+
+func cardAnswer(card gateway.Card) any { return renderCard(card) }
 
 // MarshalJSON is the card's own JSON (gateway.Card.MarshalJSON, which adds
 // visitor_id) with "object" first; without it the embedded card's method
@@ -86,13 +86,9 @@ func (s *Server) verifyCard(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return renderCard(r.(gateway.Card)) })
-	card, err := s.Cards.Verify(ctx, p.ID, c.Param("id"), c.Param("card_id"), req.OTP)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderCard(card))
+	mutate(s, c, reply(http.StatusOK, cardAnswer), func(ctx context.Context, then ...db.Then[gateway.Card]) (gateway.Card, error) {
+		return s.Cards.Verify(ctx, p.ID, c.Param("id"), c.Param("card_id"), req.OTP, then...)
+	})
 }
 
 func (s *Server) listCards(c *gin.Context) {

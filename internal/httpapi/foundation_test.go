@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 )
@@ -271,9 +272,14 @@ func TestSecondExecutionRollsBackWhenTwinCommittedFirst(t *testing.T) {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())
 		c.Request = httptest.NewRequest("POST", "/admin/v1/partners", nil)
 		c.Set(ctxIdem, p)
-		ctx := a.srv.txResponse(c.Request.Context(), c, 201, func(r any) any { return r })
-		if _, _, err := a.srv.Auth.CreatePartner(ctx, "ptn_race", "Race", ""); !errors.Is(err, idempotency.ErrAlreadySaved) {
-			t.Fatalf("second execution: err %v, want ErrAlreadySaved", err)
+		var err2 error
+		mutate(a.srv, c, reply(201, func(p auth.Partner) any { return p }), func(ctx context.Context, then ...db.Then[auth.Partner]) (auth.Partner, error) {
+			p, _, err := a.srv.Auth.CreatePartner(ctx, "ptn_race", "Race", "", then...)
+			err2 = err
+			return p, err
+		})
+		if !errors.Is(err2, idempotency.ErrAlreadySaved) {
+			t.Fatalf("second execution: err %v, want ErrAlreadySaved", err2)
 		}
 		var n int64
 		b.DB.Gorm.Raw("SELECT count(*) FROM partners WHERE id = 'ptn_race'").Scan(&n)

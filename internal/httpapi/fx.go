@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
@@ -110,11 +112,9 @@ func (s *Server) createQuote(c *gin.Context) {
 		return
 	}
 	// The stored idempotent response commits with the quote.
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderQuote(r.(fx.Quote)) })
-	q, err := s.FX.Quote(ctx, fx.Request{Owner: fx.Owner{PartnerID: p.ID, VisitorID: card.VisitorID}, CardID: card.ID, Card: cardCur, Amount: *amount})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderQuote(q))
+	in := fx.Request{Owner: fx.Owner{PartnerID: p.ID, VisitorID: card.VisitorID}, CardID: card.ID, Card: cardCur, Amount: *amount}
+	a := reply(http.StatusCreated, func(q fx.Quote) any { return renderQuote(q) })
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[fx.Quote]) (fx.Quote, error) {
+		return s.FX.Quote(ctx, in, then...)
+	})
 }

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/inbound-gateway/inbound/gateway"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
 
@@ -45,14 +47,17 @@ func (s *Server) createLoad(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return r.(prepaid.Load) })
-	l, err := s.Prepaid.Load(ctx, p.ID, c.Param("id"), req.CardID, req.QuoteID)
-	if err != nil {
-		s.fail(c, loadFailure(err, l))
-		return
-	}
-	s.respond(c, http.StatusCreated, l)
+	mutate(s, c, reply(http.StatusCreated, loadAnswer), func(ctx context.Context, then ...db.Then[prepaid.Load]) (prepaid.Load, error) {
+		l, err := s.Prepaid.Load(ctx, prepaid.LoadInput{PartnerID: p.ID, VisitorID: c.Param("id"), CardID: req.CardID,
+			QuoteID: req.QuoteID, RequestKey: requestKeyOf(c)}, then...)
+		if err != nil {
+			return l, loadFailure(err, l)
+		}
+		return l, nil
+	})
 }
+
+func loadAnswer(l prepaid.Load) any { return l }
 
 // authenticateLoad finishes a requires_action load with the issuer's OTP.
 func (s *Server) authenticateLoad(c *gin.Context) {
@@ -64,13 +69,13 @@ func (s *Server) authenticateLoad(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, func(r any) any { return r.(prepaid.Load) })
-	l, err := s.Prepaid.Authenticate(ctx, p.ID, c.Param("id"), req.OTP)
-	if err != nil {
-		s.fail(c, loadFailure(err, l))
-		return
-	}
-	s.respond(c, http.StatusOK, l)
+	mutate(s, c, reply(http.StatusOK, loadAnswer), func(ctx context.Context, then ...db.Then[prepaid.Load]) (prepaid.Load, error) {
+		l, err := s.Prepaid.Authenticate(ctx, p.ID, c.Param("id"), req.OTP, then...)
+		if err != nil {
+			return l, loadFailure(err, l)
+		}
+		return l, nil
+	})
 }
 
 func (s *Server) getLoad(c *gin.Context) {
@@ -126,11 +131,9 @@ func (s *Server) createUnload(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return r.(prepaid.Unload) })
-	u, err := s.Prepaid.Unload(ctx, p.ID, c.Param("id"), req.CardID, req.Close)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, u)
+	a := reply(http.StatusCreated, func(u prepaid.Unload) any { return u })
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[prepaid.Unload]) (prepaid.Unload, error) {
+		return s.Prepaid.Unload(ctx, prepaid.UnloadInput{PartnerID: p.ID, VisitorID: c.Param("id"), CardID: req.CardID,
+			Close: req.Close, RequestKey: requestKeyOf(c)}, then...)
+	})
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
-	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ids"
 )
@@ -309,12 +308,35 @@ func (s *Server) staffRateLimit(c *gin.Context) {
 	c.Next()
 }
 
-// pending is the idempotency state of one request.
+// pending is the idempotency state of one request. saved is set once its
+// response is stored (by mutate, in the transaction of the change); body
+// and status are then the stored answer, or body is nil when this request
+// answers with more than was stored (a secret shown once).
 type pending struct {
 	scope, key, fingerprint, method, path string
 	saved                                 bool
 	body                                  []byte
 	status                                int
+}
+
+// requestKeyOf is the scoped idempotency key of the request, which a
+// multi-step money movement records (prepaid loads and unloads), or "".
+func requestKeyOf(c *gin.Context) string {
+	if p := pendingOf(c); p != nil {
+		return idempotency.ScopedKey(p.scope, p.key)
+	}
+	return ""
+}
+
+// pendingOf returns the idempotency state of the request, or nil when it
+// carries no Idempotency-Key.
+func pendingOf(c *gin.Context) *pending {
+	v, ok := c.Get(ctxIdem)
+	if !ok {
+		return nil
+	}
+	p, _ := v.(*pending)
+	return p
 }
 
 func (s *Server) scopeOf(c *gin.Context) string {
@@ -369,7 +391,6 @@ func (s *Server) idempotent(required bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxIdem, p)
-		c.Request = c.Request.WithContext(idempotency.WithRequestKey(c.Request.Context(), p.scope, key))
 		rec := &recorder{ResponseWriter: c.Writer}
 		c.Writer = rec
 		c.Next()
@@ -422,72 +443,12 @@ func (s *Server) replayIfStored(c *gin.Context, p *pending) bool {
 // replayStored answers with the stored response of the current request's
 // key, after a twin won the race to commit.
 func (s *Server) replayStored(c *gin.Context) bool {
-	v, ok := c.Get(ctxIdem)
-	if !ok {
+	p := pendingOf(c)
+	if p == nil {
 		return false
 	}
-	p := v.(*pending)
 	p.saved = true // nothing more to store
 	return s.replayIfStored(c, p)
-}
-
-// txResponse returns a context whose domain transaction stores the response
-// rendered from the operation's result, so the change and its idempotent
-// response commit together. The handler then calls respond.
-func (s *Server) txResponse(ctx context.Context, c *gin.Context, status int, render func(result any) any) context.Context {
-	return s.txResponseTx(ctx, c, status, func(_ *db.Tx, result any) (any, error) { return render(result), nil })
-}
-
-// txResponseTx is txResponse for responses that need to read inside the
-// transaction (rows written by hooks of the same operation).
-func (s *Server) txResponseTx(ctx context.Context, c *gin.Context, status int, render func(tx *db.Tx, result any) (any, error)) context.Context {
-	return s.txResponseStatus(ctx, c, func(tx *db.Tx, result any) (int, any, error) {
-		obj, err := render(tx, result)
-		return status, obj, err
-	})
-}
-
-// txResponseStatus is the general form: render also picks the status (a
-// repeated out_trade_no answers 200, a new payment 201).
-func (s *Server) txResponseStatus(ctx context.Context, c *gin.Context, render func(tx *db.Tx, result any) (int, any, error)) context.Context {
-	v, ok := c.Get(ctxIdem)
-	if !ok {
-		return ctx
-	}
-	p := v.(*pending)
-	return db.WithHook(ctx, func(tx *db.Tx, result any) error {
-		status, obj, err := render(tx, result)
-		if err != nil {
-			return err
-		}
-		body, err := jsonBody(obj)
-		if err != nil {
-			return err
-		}
-		if err := s.idem.SaveTx(tx, s.record(p, status, body)); err != nil {
-			return err
-		}
-		p.saved, p.body, p.status = true, body, status
-		return nil
-	})
-}
-
-// respond writes the response: the bytes stored with the transaction when
-// there are any (so the first answer and every replay are identical), else
-// obj rendered now.
-func (s *Server) respond(c *gin.Context, status int, obj any) {
-	if v, ok := c.Get(ctxIdem); ok {
-		if p := v.(*pending); p.saved && p.body != nil {
-			c.Data(p.status, "application/json; charset=utf-8", p.body)
-			return
-		}
-	}
-	body, err := jsonBody(obj)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.Data(status, "application/json; charset=utf-8", body)
 }
 
 // recorder keeps a copy of the response body for the idempotency record.

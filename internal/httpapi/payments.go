@@ -27,13 +27,9 @@ func (s *Server) createMerchant(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderMerchant(r.(escrow.Merchant)) })
-	m, err := s.Escrow.CreateMerchant(ctx, p.ID, escrow.MerchantInput{Name: req.Name, MCC: req.MCC})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderMerchant(m))
+	mutate(s, c, reply(http.StatusCreated, renderMerchant), func(ctx context.Context, then ...db.Then[escrow.Merchant]) (escrow.Merchant, error) {
+		return s.Escrow.CreateMerchant(ctx, p.ID, escrow.MerchantInput{Name: req.Name, MCC: req.MCC}, then...)
+	})
 }
 
 func (s *Server) getMerchant(c *gin.Context) {
@@ -50,13 +46,6 @@ func renderPayment(p escrow.Payment) any { return p.Object() }
 
 // paymentOf renders the payment an escrow operation produced (a refund
 // carries the payment after it).
-func paymentOf(r any) any {
-	if rf, ok := r.(escrow.Refund); ok {
-		return renderPayment(rf.Payment)
-	}
-	return renderPayment(r.(escrow.Payment))
-}
-
 func paymentStatus(p escrow.Payment) int {
 	if p.Existing {
 		return http.StatusOK
@@ -99,17 +88,12 @@ func (s *Server) createPayment(c *gin.Context) {
 		after = d
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponseStatus(c.Request.Context(), c, func(_ *db.Tx, r any) (int, any, error) {
-		pay := r.(escrow.Payment)
-		return paymentStatus(pay), renderPayment(pay), nil
+	in := escrow.PaymentInput{VisitorID: req.VisitorID, MerchantID: req.MerchantID, Amount: *req.Amount,
+		OutTradeNo: req.OutTradeNo, Description: req.Description, AutoReleaseAfter: after}
+	a := answer[escrow.Payment]{status: paymentStatus, render: func(_ *db.Tx, pay escrow.Payment) (any, error) { return renderPayment(pay), nil }}
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[escrow.Payment]) (escrow.Payment, error) {
+		return s.Escrow.Create(ctx, p.ID, in, then...)
 	})
-	pay, err := s.Escrow.Create(ctx, p.ID, escrow.PaymentInput{VisitorID: req.VisitorID, MerchantID: req.MerchantID, Amount: *req.Amount,
-		OutTradeNo: req.OutTradeNo, Description: req.Description, AutoReleaseAfter: after})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, paymentStatus(pay), renderPayment(pay))
 }
 
 func (s *Server) getPayment(c *gin.Context) {
@@ -154,15 +138,11 @@ func (s *Server) listPayments(c *gin.Context) {
 }
 
 // paymentAction runs a state change of a payment and answers with it.
-func (s *Server) paymentAction(c *gin.Context, do func(ctx context.Context, partnerID, id string) (escrow.Payment, error)) {
+func (s *Server) paymentAction(c *gin.Context, do func(ctx context.Context, partnerID, id string, then ...db.Then[escrow.Payment]) (escrow.Payment, error)) {
 	p, _ := partnerOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, paymentOf)
-	pay, err := do(ctx, p.ID, c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderPayment(pay))
+	mutate(s, c, reply(http.StatusOK, renderPayment), func(ctx context.Context, then ...db.Then[escrow.Payment]) (escrow.Payment, error) {
+		return do(ctx, p.ID, c.Param("id"), then...)
+	})
 }
 
 func (s *Server) confirmPayment(c *gin.Context) {
@@ -181,8 +161,8 @@ func (s *Server) disputePayment(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.paymentAction(c, func(ctx context.Context, partnerID, id string) (escrow.Payment, error) {
-		return s.Escrow.Dispute(ctx, partnerID, id, req.Reason)
+	s.paymentAction(c, func(ctx context.Context, partnerID, id string, then ...db.Then[escrow.Payment]) (escrow.Payment, error) {
+		return s.Escrow.Dispute(ctx, partnerID, id, req.Reason, then...)
 	})
 }
 
@@ -200,13 +180,9 @@ func (s *Server) refundPayment(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderRefund(r.(escrow.Refund)) })
-	rf, err := s.Escrow.Refund(ctx, p.ID, c.Param("id"), req.Amount, req.Reason)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderRefund(rf))
+	mutate(s, c, reply(http.StatusCreated, renderRefund), func(ctx context.Context, then ...db.Then[escrow.Refund]) (escrow.Refund, error) {
+		return s.Escrow.Refund(ctx, p.ID, c.Param("id"), req.Amount, req.Reason, then...)
+	})
 }
 
 // resolvedField is the payment field a resolution changes besides status.
@@ -236,24 +212,12 @@ func (s *Server) resolvePayment(c *gin.Context) {
 	}
 	st, _ := staffOf(c)
 	id := c.Param("id")
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusOK, paymentOf)
-	ctx = s.audited(ctx, c, "payment.resolve."+req.Outcome, req.Reason, func(r any) (string, audit.Summary) {
-		pay, ok := r.(escrow.Payment)
-		if rf, isRefund := r.(escrow.Refund); isRefund {
-			pay, ok = rf.Payment, true
-		}
-		sum := audit.Summary{Object: "payment", ID: id, Changed: []string{"status", resolvedField(req.Outcome)}}
-		if ok {
-			sum.Status = string(pay.Status)
-		}
-		return id, sum
+	a := audited(s, c, reply(http.StatusOK, renderPayment), "payment.resolve."+req.Outcome, req.Reason, func(pay escrow.Payment) (string, audit.Summary) {
+		return id, audit.Summary{Object: "payment", ID: id, Status: string(pay.Status), Changed: []string{"status", resolvedField(req.Outcome)}}
 	})
-	pay, err := s.Escrow.Resolve(ctx, id, outcome, req.Amount, st.ID, req.Reason)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, renderPayment(pay))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[escrow.Payment]) (escrow.Payment, error) {
+		return s.Escrow.Resolve(ctx, id, outcome, req.Amount, st.ID, req.Reason, then...)
+	})
 }
 
 // visitorParam resolves the visitor reference of a request body or query.

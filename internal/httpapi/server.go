@@ -260,11 +260,10 @@ const retryAfterTransient = "2"
 // not client errors are logged with their full chain; the client sees a
 // clean message.
 func (s *Server) fail(c *gin.Context, err error) {
-	if v, ok := c.Get(ctxIdem); ok && !errors.Is(err, idempotency.ErrAlreadySaved) {
-		// A hook may have stored a response in a transaction that then did
+	if p := pendingOf(c); p != nil && !errors.Is(err, idempotency.ErrAlreadySaved) {
+		// mutate may have stored a response in a transaction that then did
 		// not commit: what is answered now is this error, so let the
 		// middleware store it (or not) after the fact.
-		p := v.(*pending)
 		p.saved, p.body = false, nil
 	}
 	if errors.Is(err, idempotency.ErrAlreadySaved) {

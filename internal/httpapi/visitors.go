@@ -102,13 +102,13 @@ func renderVisitor(v kyc.Visitor, acct *prepaid.Account) visitorResponse {
 
 // renderVisitorTx renders the visitor of a kyc change inside its
 // transaction, with the account opened by the same transaction.
-func (s *Server) renderVisitorTx(tx *db.Tx, v kyc.Visitor) (any, error) {
+func (s *Server) renderVisitorTx(tx *db.Tx, v kyc.Visitor) (visitorResponse, error) {
 	a, err := s.Accounts.ByVisitorTx(tx, v.ID)
 	if errors.Is(err, prepaid.ErrNotFound) {
 		return renderVisitor(v, nil), nil
 	}
 	if err != nil {
-		return nil, err
+		return visitorResponse{}, err
 	}
 	return renderVisitor(v, &a), nil
 }
@@ -149,20 +149,11 @@ func (s *Server) createVisitor(c *gin.Context) {
 		app.Entry = e
 	}
 	p, _ := partnerOf(c)
-	ctx := s.txResponseTx(c.Request.Context(), c, http.StatusCreated, func(tx *db.Tx, r any) (any, error) {
-		return s.renderVisitorTx(tx, r.(kyc.Change).Visitor)
+	a := replyTx(http.StatusCreated, func(tx *db.Tx, ch kyc.Change) (any, error) { return s.renderVisitorTx(tx, ch.Visitor) })
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[kyc.Change]) (kyc.Change, error) {
+		v, err := s.KYC.Register(ctx, p.ID, app, then...)
+		return kyc.Change{Visitor: v}, err
 	})
-	v, err := s.KYC.Register(ctx, p.ID, app)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out, err := s.visitorWithAccount(c, v, p.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, out)
 }
 
 func (s *Server) getVisitor(c *gin.Context) {
@@ -205,29 +196,19 @@ func (s *Server) releaseDocument(c *gin.Context) {
 		return
 	}
 	st, _ := staffOf(c)
-	ctx := s.txResponseTx(c.Request.Context(), c, http.StatusOK, func(tx *db.Tx, r any) (any, error) {
-		v := r.(kyc.Visitor)
+	a := replyTx(http.StatusOK, func(tx *db.Tx, v kyc.Visitor) (any, error) {
 		out, err := s.renderVisitorTx(tx, v)
 		if err != nil {
 			return nil, err
 		}
-		return out.(visitorResponse).forStaff(v), nil
+		return out.forStaff(v), nil
 	})
-	ctx = s.audited(ctx, c, "visitor.release_document", req.Reason, func(r any) (string, audit.Summary) {
-		v := r.(kyc.Visitor)
+	a = audited(s, c, a, "visitor.release_document", req.Reason, func(v kyc.Visitor) (string, audit.Summary) {
 		return v.ID, audit.Summary{Object: "visitor", ID: v.ID, Status: string(v.Status), Changed: []string{"document_released_at"}}
 	})
-	v, err := s.KYC.ReleaseDocument(ctx, c.Param("id"), st.ID, req.Reason)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	out, err := s.visitorWithAccount(c, v, "")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusOK, out.forStaff(v))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[kyc.Visitor]) (kyc.Visitor, error) {
+		return s.KYC.ReleaseDocument(ctx, c.Param("id"), st.ID, req.Reason, then...)
+	})
 }
 
 // adminFindVisitors looks a passport up through its keyed hash: an exact
@@ -349,52 +330,31 @@ func (s *Server) decideReview(c *gin.Context) {
 	}
 	st, _ := staffOf(c)
 	reviewID := c.Param("id")
-	ctx := s.audited(c.Request.Context(), c, "review."+req.Decision, req.Reason, func(r any) (string, audit.Summary) {
-		sum := audit.Summary{Object: "review", ID: reviewID, Status: req.Decision + "d", Changed: []string{"status", "decided_by", "decision_reason"}}
-		if ch, ok := r.(kyc.Change); ok {
-			sum.VisitorID = ch.Visitor.ID
+	a := replyTx(http.StatusOK, func(tx *db.Tx, ch kyc.Change) (any, error) {
+		vr, err := s.renderVisitorTx(tx, ch.Visitor)
+		if err != nil {
+			return nil, err
 		}
-		return reviewID, sum
+		rv, err := s.KYC.Review(c.Request.Context(), reviewID)
+		if err != nil {
+			return nil, err
+		}
+		// The review row is updated in this transaction: show the
+		// decision as made.
+		rv.Status = kyc.ReviewApproved
+		if req.Decision == "reject" {
+			rv.Status = kyc.ReviewRejected
+		}
+		rv.DecidedBy, rv.DecisionReason, rv.DecidedAt = st.ID, req.Reason, ch.Visitor.UpdatedAt
+		vr.Partner = ch.Visitor.PartnerID
+		return decisionResponse{Review: renderReview(rv), Visitor: vr}, nil
 	})
-	v, err := func() (kyc.Visitor, error) {
-		ctx := s.txResponseTx(ctx, c, http.StatusOK, func(tx *db.Tx, r any) (any, error) {
-			ch := r.(kyc.Change)
-			vr, err := s.renderVisitorTx(tx, ch.Visitor)
-			if err != nil {
-				return nil, err
-			}
-			rv, err := s.KYC.Review(c.Request.Context(), reviewID)
-			if err != nil {
-				return nil, err
-			}
-			// The review row is updated in this transaction: show the
-			// decision as made.
-			rv.Status = kyc.ReviewApproved
-			if req.Decision == "reject" {
-				rv.Status = kyc.ReviewRejected
-			}
-			rv.DecidedBy, rv.DecisionReason, rv.DecidedAt = st.ID, req.Reason, ch.Visitor.UpdatedAt
-			out := vr.(visitorResponse)
-			out.Partner = ch.Visitor.PartnerID
-			return decisionResponse{Review: renderReview(rv), Visitor: out}, nil
-		})
-		_, v, err := s.KYC.Decide(ctx, reviewID, kyc.Decision{Verdict: kyc.Verdict(req.Decision), Reason: req.Reason, StaffID: st.ID})
-		return v, err
-	}()
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	rv, err := s.KYC.Review(c.Request.Context(), reviewID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	vr, err := s.visitorWithAccount(c, v, "")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	vr.Partner = v.PartnerID
-	s.respond(c, http.StatusOK, decisionResponse{Review: renderReview(rv), Visitor: vr})
+	a = audited(s, c, a, "review."+req.Decision, req.Reason, func(ch kyc.Change) (string, audit.Summary) {
+		return reviewID, audit.Summary{Object: "review", ID: reviewID, Status: req.Decision + "d",
+			Changed: []string{"status", "decided_by", "decision_reason"}, VisitorID: ch.Visitor.ID}
+	})
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[kyc.Change]) (kyc.Change, error) {
+		_, v, err := s.KYC.Decide(ctx, reviewID, kyc.Decision{Verdict: kyc.Verdict(req.Decision), Reason: req.Reason, StaffID: st.ID}, then...)
+		return kyc.Change{Visitor: v}, err
+	})
 }

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
@@ -36,16 +38,12 @@ func (s *Server) createWebhookEndpoint(c *gin.Context) {
 		return
 	}
 	p, _ := partnerOf(c)
-	var secret string
-	ctx := s.txResponse(c.Request.Context(), c, http.StatusCreated, func(r any) any { return renderEndpoint(r.(webhook.Endpoint), secret) })
-	// The secret is made before the transaction, so the stored (sealed)
-	// response of a replay shows it too.
-	e, secret, err := s.Webhooks.CreateEndpointWithSecret(ctx, p.ID, req.URL, req.Events, req.Description, func(sec string) { secret = sec })
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respond(c, http.StatusCreated, renderEndpoint(e, secret))
+	// The stored (sealed) response of a replay shows the secret too.
+	a := reply(http.StatusCreated, func(e webhook.CreatedEndpoint) any { return renderEndpoint(e.Endpoint, e.Secret) })
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[webhook.CreatedEndpoint]) (webhook.CreatedEndpoint, error) {
+		e, secret, err := s.Webhooks.CreateEndpoint(ctx, p.ID, req.URL, req.Events, req.Description, then...)
+		return webhook.CreatedEndpoint{Endpoint: e, Secret: secret}, err
+	})
 }
 
 func (s *Server) listWebhookEndpoints(c *gin.Context) {

@@ -78,16 +78,17 @@ func newSecret() string {
 // SecretPrefix starts every signing secret, so a leaked one is recognisable.
 const SecretPrefix = "whsec_"
 
-// CreateEndpoint registers an endpoint and returns its signing secret, shown
-// this once.
-func (s *Service) CreateEndpoint(ctx context.Context, partnerID, rawURL string, events []string, description string) (Endpoint, string, error) {
-	return s.CreateEndpointWithSecret(ctx, partnerID, rawURL, events, description, nil)
+// CreatedEndpoint is a new endpoint with its signing secret, shown this
+// once.
+type CreatedEndpoint struct {
+	Endpoint Endpoint
+	Secret   string
 }
 
-// CreateEndpointWithSecret is CreateEndpoint that hands the new secret to
-// onSecret before the transaction commits, so a caller rendering its
-// response inside the transaction can include it.
-func (s *Service) CreateEndpointWithSecret(ctx context.Context, partnerID, rawURL string, events []string, description string, onSecret func(string)) (Endpoint, string, error) {
+// CreateEndpoint registers an endpoint and returns its signing secret, shown
+// this once. then runs last in the transaction that creates it, with the
+// secret (a caller storing its response there shows it on a replay too).
+func (s *Service) CreateEndpoint(ctx context.Context, partnerID, rawURL string, events []string, description string, then ...db.Then[CreatedEndpoint]) (Endpoint, string, error) {
 	if err := CheckURL(ctx, rawURL, s.opts.AllowPrivate, s.resolver); err != nil {
 		return Endpoint{}, "", err
 	}
@@ -95,12 +96,12 @@ func (s *Service) CreateEndpointWithSecret(ctx context.Context, partnerID, rawUR
 		return Endpoint{}, "", err
 	}
 	secret := newSecret()
-	if onSecret != nil {
-		onSecret(secret)
-	}
 	e := Endpoint{ID: ids.New(ids.WebhookEndpoint), PartnerID: partnerID, URL: rawURL, Events: events,
 		Description: description, Status: "enabled", CreatedAt: s.opts.Now()}
-	if err := s.store.createEndpoint(ctx, e, s.vault.Seal(secretLabel+":"+e.ID, []byte(secret))); err != nil {
+	withSecret := func(tx *db.Tx, e Endpoint) error {
+		return db.RunThen(tx, CreatedEndpoint{Endpoint: e, Secret: secret}, then...)
+	}
+	if err := s.store.createEndpoint(ctx, e, s.vault.Seal(secretLabel+":"+e.ID, []byte(secret)), withSecret); err != nil {
 		return Endpoint{}, "", err
 	}
 	return e, secret, nil
@@ -117,8 +118,8 @@ func (s *Service) Endpoints(ctx context.Context, partnerID, after string, limit 
 }
 
 // DeleteEndpoint removes an endpoint; its pending deliveries stop.
-func (s *Service) DeleteEndpoint(ctx context.Context, partnerID, id string) (Endpoint, error) {
-	return s.store.deleteEndpoint(ctx, partnerID, id)
+func (s *Service) DeleteEndpoint(ctx context.Context, partnerID, id string, then ...db.Then[Endpoint]) (Endpoint, error) {
+	return s.store.deleteEndpoint(ctx, partnerID, id, then)
 }
 
 // Emit writes an event of type typ about data into the outbox, inside the

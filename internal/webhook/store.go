@@ -75,7 +75,7 @@ func (attemptRow) TableName() string { return "webhook_attempts" }
 // store is the gorm persistence of the package.
 type store struct{ db *db.DB }
 
-func (s store) createEndpoint(ctx context.Context, e Endpoint, sealed string) error {
+func (s store) createEndpoint(ctx context.Context, e Endpoint, sealed string, then db.Then[Endpoint]) error {
 	return s.db.Transact(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&endpointRow{}).Where("partner_id = ? AND status = 'enabled'", e.PartnerID).Count(&n).Error; err != nil {
@@ -89,7 +89,7 @@ func (s store) createEndpoint(ctx context.Context, e Endpoint, sealed string) er
 		if err := tx.Create(&r).Error; err != nil {
 			return fmt.Errorf("webhook: create endpoint: %w", err)
 		}
-		return db.RunHooks(ctx, tx, e)
+		return db.RunThen(tx, e, then)
 	})
 }
 
@@ -127,7 +127,7 @@ func (s store) listEndpoints(ctx context.Context, partnerID, after string, limit
 
 // deleteEndpoint disables the endpoint (rows stay for the attempt history)
 // and cancels its pending deliveries.
-func (s store) deleteEndpoint(ctx context.Context, partnerID, id string) (Endpoint, error) {
+func (s store) deleteEndpoint(ctx context.Context, partnerID, id string, then []db.Then[Endpoint]) (Endpoint, error) {
 	var out Endpoint
 	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&endpointRow{}).Where("id = ? AND partner_id = ? AND status = 'enabled'", id, partnerID).Update("status", "deleted")
@@ -145,7 +145,7 @@ func (s store) deleteEndpoint(ctx context.Context, partnerID, id string) (Endpoi
 			return err
 		}
 		out = r.endpoint()
-		return db.RunHooks(ctx, tx, out)
+		return db.RunThen(tx, out, then...)
 	})
 	return out, err
 }
