@@ -51,6 +51,9 @@ commands:
   staff disable -id ID -reason R        disable a staff member (not the last active supervisor)
   staff rotate -id ID -reason R         give a staff member a new token and print it
   ledger verify                         check every ledger invariant; exit 1 listing each break
+  recon [-day YYYY-MM-DD] [-cardnet URL]
+                                        reconcile the ledger, escrow and the day's settlement (default today, UTC);
+                                        exit 1 listing each break
   keys generate                         print a new random master key (base64)
   keys status                           count the sealed values under each master key id
   keys reseal [-batch N]                re-encrypt every sealed value under the current master key
@@ -89,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return staffCmd(ctx, cfg, log, args, stdout)
 	case "ledger":
 		return ledgerCmd(ctx, cfg, log, args, stdout)
+	case "recon":
+		return reconCmd(ctx, cfg, log, args, stdout, time.Now().UTC())
 	case "keys":
 		return keysCmd(ctx, cfg, log, args, stdout)
 	case "load":

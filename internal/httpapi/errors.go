@@ -14,6 +14,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -234,6 +235,8 @@ var errorTable = []mapping{
 	{err: gateway.ErrCircuitOpen, code: "service_unavailable", plain: true},
 	{err: gateway.ErrUnavailable, code: "service_unavailable", plain: true},
 	{err: gateway.ErrTimeout, code: "service_unavailable", plain: true},
+	// A settlement report the network did not give: retry later.
+	{err: recon.ErrReportUnavailable, code: "service_unavailable", plain: true},
 	// The database or Redis down or restarting (db.Unavailable recognises
 	// the driver errors and marks them with db.ErrUnavailable).
 	{err: db.ErrUnavailable, code: "service_unavailable", plain: true},

@@ -93,6 +93,7 @@ type Server struct {
 	local    *localLimiter
 	locks    *idempotency.Locks
 	metrics  *metrics
+	recon    *recon.Service
 }
 
 // NewServer builds the server; Partner and Admin return its two handlers.
@@ -119,8 +120,13 @@ func NewServer(d Deps) (*Server, error) {
 	if d.IdempotencyLockTTL <= 0 {
 		d.IdempotencyLockTTL = 10 * time.Second
 	}
+	rc, err := recon.New(recon.Deps{Ledger: d.Ledger, Escrow: d.Escrow, Prepaid: d.Accounts, Reports: d.Settlement, Now: d.Now})
+	if err != nil {
+		return nil, err
+	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
+		recon:    rc,
 		Deps:     d,
 		validate: newValidator(),
 		idem:     idempotency.NewStore(d.DB, d.Vault),
