@@ -51,7 +51,7 @@ func TestOpenAPILimits(t *testing.T) {
 					continue
 				}
 				seen[prop] = true
-				if ref.Value.MaxLength == nil || int(*ref.Value.MaxLength) != limit {
+				if ref.Value.MaxLength == nil || *ref.Value.MaxLength != uint64(limit) { //nolint:gosec // limits are small positive constants
 					got := "none"
 					if ref.Value.MaxLength != nil {
 						got = fmt.Sprint(*ref.Value.MaxLength)
