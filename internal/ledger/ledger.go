@@ -471,18 +471,6 @@ func (l *Ledger) AccountByCode(ctx context.Context, code string) (Account, error
 	return a, err
 }
 
-// AccountsByOwner lists the accounts of one owner (a visitor, a merchant),
-// by code.
-func (l *Ledger) AccountsByOwner(ctx context.Context, owner string) ([]Account, error) {
-	var out []Account
-	err := l.tx.transact(ctx, true, func(s store) error {
-		var err error
-		out, err = s.accountsByOwner(ctx, owner)
-		return err
-	})
-	return out, err
-}
-
 func (l *Ledger) account(ctx context.Context, s store, id string) (Account, error) {
 	l.mu.RLock()
 	a, ok := l.accounts[id]
@@ -802,59 +790,6 @@ func (l *Ledger) apply(ctx context.Context, s store, p *plan, slotted bool) erro
 		}
 	}
 	return nil
-}
-
-// HoldStatus is where a hold stands.
-type HoldStatus struct{ name string }
-
-// The states of a hold.
-var (
-	HoldPending = HoldStatus{"pending"}
-	HoldPosted  = HoldStatus{"posted"}
-	HoldVoided  = HoldStatus{"voided"}
-	// HoldExpired: ExpireHolds resolved it (see Resolution.Kind for how).
-	HoldExpired = HoldStatus{"expired"}
-)
-
-// String is the status name.
-func (s HoldStatus) String() string { return s.name }
-
-// HoldInfo is a hold and what became of it.
-type HoldInfo struct {
-	Hold   Transfer
-	Status HoldStatus
-	// Resolution is the post or void transfer; zero while pending.
-	Resolution Transfer
-}
-
-// HoldState looks a hold up by its transfer id.
-func (l *Ledger) HoldState(ctx context.Context, id string) (HoldInfo, error) {
-	var info HoldInfo
-	err := l.tx.transact(ctx, true, func(s store) error {
-		t, err := s.transfer(ctx, id)
-		if errors.Is(err, errNoRow) || (err == nil && t.Kind != TransferPending) {
-			return fmt.Errorf("%w: %s", ErrHoldNotFound, id)
-		}
-		if err != nil {
-			return err
-		}
-		r, ok, err := s.resolution(ctx, id)
-		if err != nil {
-			return err
-		}
-		info = HoldInfo{Hold: t, Status: HoldPending}
-		switch {
-		case !ok:
-		case r.Reference == expiryReference(id):
-			info.Status, info.Resolution = HoldExpired, r
-		case r.Kind == TransferPostPending:
-			info.Status, info.Resolution = HoldPosted, r
-		default:
-			info.Status, info.Resolution = HoldVoided, r
-		}
-		return nil
-	})
-	return info, err
 }
 
 // expiryReference is the reference of the operation that resolves an
