@@ -88,26 +88,26 @@ type Owner struct {
 
 // Kind says which way a quote converts. It is a struct so that only the two
 // values below exist.
-type Kind struct{ name string }
+type Kind string
 
 // The two kinds of quote.
-var (
+const (
 	// KindLoad: the customer sells card currency and buys CNY.
-	KindLoad = Kind{"load"}
+	KindLoad = Kind("load")
 	// KindUnload: the customer sells CNY and buys card currency.
-	KindUnload = Kind{"unload"}
+	KindUnload = Kind("unload")
 )
 
 // String is "load" or "unload".
-func (k Kind) String() string { return k.name }
+func (k Kind) String() string { return string(k) }
 
 // ParseKind reads "load" or "unload".
 func ParseKind(s string) (Kind, error) {
 	switch s {
-	case KindLoad.name:
+	case string(KindLoad):
 		return KindLoad, nil
-	case KindUnload.name:
+	case string(KindUnload):
 		return KindUnload, nil
 	}
-	return Kind{}, fmt.Errorf("fx: unknown quote kind %q", s)
+	return Kind(""), fmt.Errorf("fx: unknown quote kind %q", s)
 }

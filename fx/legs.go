@@ -5,27 +5,27 @@ import "github.com/inbound-gateway/inbound/internal/money"
 // Role is an account's part in a conversion's ledger batch. fx does not
 // know the ledger's account codes; the poster maps each role to one (see
 // the ledger's chart of accounts, noted on each role).
-type Role struct{ name string }
+type Role string
 
 // The roles of a conversion's ledger batch.
-var (
+const (
 	// RoleNetwork is network:<net>:<CUR>, the card network's settlement
 	// account in the card currency.
-	RoleNetwork = Role{"network"}
+	RoleNetwork = Role("network")
 	// RoleFXCard is fx:<CUR>, the FX position in the card currency.
-	RoleFXCard = Role{"fx_card"}
+	RoleFXCard = Role("fx_card")
 	// RoleFXCNY is fx:CNY, the FX position in CNY.
-	RoleFXCNY = Role{"fx_cny"}
+	RoleFXCNY = Role("fx_cny")
 	// RoleVisitor is visitor:<vis>:prepaid, the visitor's CNY account.
-	RoleVisitor = Role{"visitor"}
+	RoleVisitor = Role("visitor")
 	// RoleFees is revenue:fees.
-	RoleFees = Role{"fees"}
+	RoleFees = Role("fees")
 	// RoleSpread is revenue:fx_spread.
-	RoleSpread = Role{"fx_spread"}
+	RoleSpread = Role("fx_spread")
 )
 
 // String is the role's name.
-func (r Role) String() string { return r.name }
+func (r Role) String() string { return string(r) }
 
 // Leg is one transfer of a conversion's batch: Amount moves from Debit to
 // Credit (the "A -> B" notation; ledger.Move(debit, credit, amount)).

@@ -21,24 +21,6 @@ import (
 	"github.com/inbound-gateway/inbound/kyc"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -57,48 +39,23 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// event is one emitted webhook event.
-type event struct {
-	partner, typ string
-	card         gateway.Card
-}
+// events records the binder's events (testenv.Recorder) and lists them
+// by card.
+type events struct{ *testenv.Recorder }
 
-// fakeEvents records events; it writes nothing to the database, so a
-// rolled-back transaction's event stays in the list (tests only look at
-// the last ones).
-type fakeEvents struct {
-	mu     sync.Mutex
-	events []event
-}
-
-func (f *fakeEvents) Emit(_ *db.Tx, partnerID, typ string, data any) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.events = append(f.events, event{partnerID, typ, data.(gateway.Card)})
-	return ids.New(ids.Event), nil
-}
-
-func (f *fakeEvents) types(cardID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, e := range f.events {
-		if e.card.ID == cardID {
-			out = append(out, e.typ)
-		}
-	}
-	return out
+func (f events) types(cardID string) []string {
+	return f.Types(func(e testenv.Event) bool { return e.Data.(gateway.Card).ID == cardID })
 }
 
 // env is a gateway on real storage and an in-process cardnet.
 type env struct {
 	b       testenv.Backend
-	clock   *clock
+	clock   *testenv.Clock
 	engine  *cardnet.Engine
 	conn    *gateway.HTTPConnector
 	client  *gateway.Client
 	binder  *gateway.Binder
-	events  *fakeEvents
+	events  events
 	logs    *syncBuffer
 	reg     *prometheus.Registry
 	partner string
@@ -114,7 +71,7 @@ func newEnv(t *testing.T, b testenv.Backend, o envOptions) *env {
 	if o.timeout == 0 {
 		o.timeout = 300 * time.Millisecond
 	}
-	clk := &clock{t: now}
+	clk := testenv.NewClock(now)
 	e := cardnet.New(cardnet.Config{Now: clk.Now, Seed: 11, MaxHang: 5 * time.Second})
 	srv := httptest.NewServer(cardnet.NewHandler(e))
 	t.Cleanup(srv.Close)
@@ -150,7 +107,7 @@ func newEnv(t *testing.T, b testenv.Backend, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &fakeEvents{}
+	ev := events{&testenv.Recorder{}}
 	binder := gateway.NewBinder(b.DB, v, client, ev, gateway.BinderOptions{Now: clk.Now, Logger: log})
 	en := &env{b: b, clock: clk, engine: e, conn: conn, client: client, binder: binder, events: ev, logs: logs, reg: reg}
 	en.partner = ids.New(ids.Partner)

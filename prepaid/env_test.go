@@ -27,52 +27,15 @@ import (
 // start is the tests' clock at the beginning.
 var start = time.Date(2026, time.November, 25, 10, 0, 0, 0, time.UTC)
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// recorder keeps the emitted events. It writes nothing to the database,
-// so an event of a rolled-back transaction stays in the list; tests look
-// at the events of committed outcomes only.
-type recorder struct {
-	mu     sync.Mutex
-	events []event
-}
-
-type event struct {
-	partner, typ string
-	data         any
-}
-
-func (r *recorder) Emit(_ *db.Tx, partnerID, typ string, data any) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, event{partnerID, typ, data})
-	return ids.New(ids.Event), nil
-}
+// recorder keeps the emitted events (testenv.Recorder) and lists them by
+// the object they are about.
+type recorder struct{ *testenv.Recorder }
 
 // types lists the event types about object id (a load, unload or account).
-func (r *recorder) types(id string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
+func (r recorder) types(id string) []string {
+	return r.Types(func(e testenv.Event) bool {
 		var got string
-		switch d := e.data.(type) {
+		switch d := e.Data.(type) {
 		case prepaid.Load:
 			got = d.ID
 		case prepaid.Unload:
@@ -80,25 +43,22 @@ func (r *recorder) types(id string) []string {
 		case map[string]any:
 			got, _ = d["id"].(string)
 		}
-		if got == id {
-			out = append(out, e.typ)
-		}
-	}
-	return out
+		return got == id
+	})
 }
 
 // env is a prepaid service on real storage, a real gateway client and an
 // in-process card network simulator.
 type env struct {
 	b       testenv.Backend
-	clock   *clock
+	clock   *testenv.Clock
 	engine  *cardnet.Engine
 	client  *gateway.Client
 	binder  *gateway.Binder
 	fx      *fx.Service
 	ledger  *ledger.Ledger
 	store   *prepaid.Store
-	events  *recorder
+	events  recorder
 	svc     *prepaid.Service
 	deps    prepaid.Deps
 	partner string
@@ -114,7 +74,7 @@ type envOptions struct {
 
 func newEnv(t testing.TB, b testenv.Backend, o envOptions) *env {
 	t.Helper()
-	clk := &clock{t: start}
+	clk := testenv.NewClock(start)
 	eng := cardnet.New(cardnet.Config{Now: clk.Now, Seed: 7, MaxHang: 3 * time.Second})
 	srv := httptest.NewServer(cardnet.NewHandler(eng))
 	t.Cleanup(srv.Close)
@@ -131,7 +91,7 @@ func newEnv(t testing.TB, b testenv.Backend, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &recorder{}
+	ev := recorder{&testenv.Recorder{}}
 	binder := gateway.NewBinder(b.DB, v, client, ev, gateway.BinderOptions{Now: clk.Now})
 	quotes := fx.NewGormStore(b.DB)
 	var src fx.Source = fx.NewBuiltin(fx.BuiltinOptions{Now: clk.Now})

@@ -15,7 +15,6 @@ import (
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/money"
-	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
@@ -68,9 +67,9 @@ func (e *env) checkRooms(t testing.TB) {
 			t.Errorf("card %s got back more than it paid in: %+v", card, c)
 		}
 	}
-	breaks, err := recon.CardRefunds(context.Background(), e.b.DB)
-	if err != nil || len(breaks) > 0 {
-		t.Errorf("card refund breaks: %v %v", breaks, err)
+	over, err := prepaid.NewStore(e.b.DB).OverRefundedCards(context.Background())
+	if err != nil || len(over) > 0 {
+		t.Errorf("over-refunded cards: %v %v", over, err)
 	}
 }
 
@@ -335,16 +334,19 @@ func TestReconciliationReportsRefundAboveCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.checkRooms(t)
+		before := e.totals(t)[c.ID]
 		exec(t, b.DB, `INSERT INTO prepaid_unloads (id, partner_id, visitor_id, account_id, card_id, status, close_account,
 			network, amount_minor, refund_currency, refund_minor, created_at, updated_at)
 			SELECT 'unl_forged', partner_id, visitor_id, id, ?, 'succeeded', false, 'visa', 5000, 'USD', 100, ?, ? FROM prepaid_accounts WHERE visitor_id = ?`,
 			c.ID, e.clock.Now(), e.clock.Now(), v.ID)
-		breaks, err := recon.CardRefunds(ctx, b.DB)
+		over, err := prepaid.NewStore(b.DB).OverRefundedCards(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(breaks) != 1 || breaks[0].Rule != recon.RuleRefundExceedsCapture || breaks[0].Object != c.ID || breaks[0].Currency != "USD" {
-			t.Fatalf("breaks %+v", breaks)
+		// 28.37 USD captured; the real unload's refund and 1.00 forged.
+		want := []prepaid.CardOverRefund{{CardID: c.ID, Currency: "USD", Refunded: before.Refunded + 100, Captured: 2837}}
+		if len(over) != 1 || over[0] != want[0] {
+			t.Fatalf("over-refunded cards %+v, want %+v", over, want)
 		}
 	})
 }

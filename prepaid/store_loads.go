@@ -129,22 +129,6 @@ func (s *Store) setStatusTx(tx *db.Tx, accountID string, from []Status, to Statu
 	return res.RowsAffected == 1, nil
 }
 
-// SetProfile sets the visitor's limit profile (verified once the visitor
-// qualifies, docs/API.md "Limits and fees").
-func (s *Store) SetProfile(ctx context.Context, visitorID string, p Profile) error {
-	if p != Basic && p != Verified {
-		return fmt.Errorf("prepaid: unknown profile %q", p)
-	}
-	res := s.db.WithContext(ctx).Model(&accountRow{}).Where("visitor_id = ?", visitorID).Update("profile", string(p))
-	if res.Error != nil {
-		return fmt.Errorf("prepaid: set profile: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
-
 // inFlightTx sums the credits of the account's loads not yet decided.
 func (s *Store) inFlightTx(tx *db.Tx, accountID string) (int64, error) {
 	var n int64

@@ -579,7 +579,7 @@ func (s *Service) reserveUnloads(ctx context.Context, acct Account, seen money.A
 				return err
 			}
 			op, err := s.led.PostTx(ctx, tx, ledger.Batch{Reference: unloadHoldReference(p.row.ID), Ops: []ledger.Op{
-				ledger.Hold(p.accts[fx.RoleVisitor], p.accts[fx.RoleFXCNY], p.q.Sell(), time.Time{}, ledger.ExpiryAction{})}})
+				ledger.Hold(p.accts[fx.RoleVisitor], p.accts[fx.RoleFXCNY], p.q.Sell(), time.Time{}, ledger.ExpireNone)}})
 			if err != nil {
 				return fmt.Errorf("prepaid: reserve unload: %w", err)
 			}

@@ -5,9 +5,9 @@
 #
 # For each client count, each for DURATION seconds:
 #   pgbench -b tpcb-like                 the baseline
-#   escrowbench -modes uniform,hot,hot,uniform
+#   inbound-bench escrow -modes uniform,hot,hot,uniform
 #   pgbench -b tpcb-like                 again (mirrored order, as in bench-ledger.sh)
-#   escrowbench -rate 0.8*peak           uniform, then hot
+#   inbound-bench escrow -rate 0.8*peak           uniform, then hot
 # Scratch databases are created and dropped; only 127.0.0.1 is accepted.
 #
 # Settings (environment):
@@ -47,7 +47,7 @@ trap cleanup EXIT
 echo "# $(date -u +%FT%TZ) $(psql -Atq -d postgres -c 'SHOW server_version') on $(nproc) cores;" \
 	"clients: $clients; ${duration}s each; pgbench scale $scale; visitors $visitors, merchants $merchants, payable shards $shards"
 
-go build -o "$work/escrowbench" ./cmd/escrowbench
+go build -o "$work/inbound-bench" ./cmd/inbound-bench
 
 psql -q -d postgres -c "CREATE DATABASE $pgdb"
 timeout 600 pgbench -i -q -s "$scale" -I dtGvp "$pgdb" >"$work/pgbench-init.log" 2>&1
@@ -64,7 +64,7 @@ mean_tps() { # mode file
 bench() { # clients out args...
 	local c=$1 out=$2
 	shift 2
-	timeout $((6 * duration + 300)) "$work/escrowbench" \
+	timeout $((6 * duration + 300)) "$work/inbound-bench" escrow \
 		-db "postgres://$user@$host:$port/$escrowdb?sslmode=disable" \
 		-clients "$c" -duration "${duration}s" -visitors "$visitors" -merchants "$merchants" -shards "$shards" \
 		"$@" >>"$out" 2>>"$out.err" || { cat "$out.err" >&2; exit 1; }

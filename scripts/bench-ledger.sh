@@ -5,9 +5,9 @@
 # For each client count it runs, each for DURATION seconds and twice (see
 # the run order below):
 #   pgbench -b tpcb-like          the baseline (a bank transfer in SQL)
-#   ledgerbench -modes uniform    one-transfer batches between random
+#   inbound-bench ledger -modes uniform    one-transfer batches between random
 #                                 no-negative accounts
-#   ledgerbench -modes hot        the same, every transfer into one hot
+#   inbound-bench ledger -modes hot        the same, every transfer into one hot
 #                                 (slotted) account
 # and prints the figures and the ratios. Scratch databases are created and
 # dropped on the server; only 127.0.0.1 is accepted.
@@ -48,7 +48,7 @@ trap cleanup EXIT
 echo "# $(date -u +%FT%TZ) $(psql -Atq -d postgres -c 'SHOW server_version') on $(nproc) cores;" \
 	"clients: $clients; ${duration}s each; pgbench scale $scale; ledger accounts $accounts, hot slots $slots"
 
-go build -o "$work/ledgerbench" ./cmd/ledgerbench
+go build -o "$work/inbound-bench" ./cmd/inbound-bench
 
 psql -q -d postgres -c "CREATE DATABASE $pgdb"
 timeout 600 pgbench -i -q -s "$scale" -I dtGvp "$pgdb" >"$work/pgbench-init.log" 2>&1
@@ -73,7 +73,7 @@ for c in $clients; do
 	psql -q -d postgres -c "CREATE DATABASE $ledgerdb"
 
 	p1=$(pgbench_tps "$c")
-	timeout $((4 * duration + 300)) "$work/ledgerbench" \
+	timeout $((4 * duration + 300)) "$work/inbound-bench" ledger \
 		-db "postgres://$user@$host:$port/$ledgerdb?sslmode=disable" \
 		-clients "$c" -duration "${duration}s" -accounts "$accounts" -slots "$slots" \
 		-modes uniform,hot,hot,uniform >"$work/ledger-$c.out" 2>"$work/ledger-$c.err" ||

@@ -29,7 +29,6 @@ import (
 	"github.com/inbound-gateway/inbound/internal/datadir"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/httpapi"
-	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/keys"
@@ -51,6 +50,9 @@ commands:
   staff disable -id ID -reason R        disable a staff member (not the last active supervisor)
   staff rotate -id ID -reason R         give a staff member a new token and print it
   ledger verify                         check every ledger invariant; exit 1 listing each break
+  recon [-day YYYY-MM-DD] [-cardnet URL]
+                                        reconcile the ledger, escrow and the day's settlement (default today, UTC);
+                                        exit 1 listing each break
   keys generate                         print a new random master key (base64)
   keys status                           count the sealed values under each master key id
   keys reseal [-batch N]                re-encrypt every sealed value under the current master key
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return staffCmd(ctx, cfg, log, args, stdout)
 	case "ledger":
 		return ledgerCmd(ctx, cfg, log, args, stdout)
+	case "recon":
+		return reconCmd(ctx, cfg, log, args, stdout, time.Now().UTC())
 	case "keys":
 		return keysCmd(ctx, cfg, log, args, stdout)
 	case "load":
@@ -615,80 +619,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := runner.Instrument(reg); err != nil {
 		return err
 	}
-	idem := idempotency.NewStore(d, vlt)
-	idemLocks := idempotency.NewDBLocker(d)
-	runner.Register(jobs.Job{Name: "idempotency.expire", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
-		n, err := idem.DeleteExpired(ctx, now)
-		if n > 0 {
-			log.InfoContext(ctx, "expired idempotency keys", "count", n)
-		}
-		if err != nil {
-			return err
-		}
-		// In-flight locks taken in the database while Redis was down,
-		// left by requests whose process died.
-		if _, err := idemLocks.DeleteExpiredLocks(ctx, now); err != nil {
-			return err
-		}
-		// Unkeyed fingerprints written by a replica of an older version
-		// during a rolling upgrade.
-		n, err = idem.ClearLegacyFingerprints(ctx)
-		if n > 0 {
-			log.WarnContext(ctx, "cleared unkeyed idempotency fingerprints", "count", n)
-		}
-		return err
-	}})
-
-	// network.repair is registered before prepaid.recover: in a tick where
-	// both are due, the runner runs them in this order, so the calls left
-	// without answer are reversed before the loads and unloads are settled
-	// from them. (The sales and refunds that recovery settles by asking the
-	// network again are left to it by repair.)
-	runner.Register(jobs.Job{Name: "network.repair", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
-		n, err := svc.Cards.Repair(ctx, now)
-		if n > 0 {
-			log.InfoContext(ctx, "repaired network calls", "count", n)
-		}
-		return err
-	}, Lag: svc.Cards.RepairLag})
-
-	runner.Register(jobs.Job{Name: "ledger.expire_holds", Every: time.Minute, Run: func(ctx context.Context, now time.Time) error {
-		_, err := svc.Ledger.ExpireHolds(ctx, now)
-		return err
-	}})
-
-	// Every job interval: a load or unload whose request died is settled
-	// within seconds of its lease lapsing (prepaid.DefaultGrace).
-	runner.Register(jobs.Job{Name: "prepaid.recover", Every: cfg.JobInterval, Run: func(ctx context.Context, now time.Time) error {
-		n, err := svc.Prepaid.Recover(ctx, now)
-		if n > 0 {
-			log.InfoContext(ctx, "recovered loads and unloads", "count", n)
-		}
-		return err
-	}, Lag: svc.Prepaid.RecoveryLag})
-	// A newly loaded sanctions list is applied to every active visitor: the
-	// job screens again those last screened against another list version.
-	runner.Register(jobs.Job{Name: "sanctions.rescreen", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
-		res, err := svc.KYC.Rescreen(ctx)
-		if res.Screened > 0 {
-			log.Info("sanctions re-screening", "list_version", res.ListVersion, "screened", res.Screened, "flagged", res.Flagged)
-		}
-		return err
-	}})
-	// AML record keeping: personal data is erased once the retention after
-	// the account closed has passed (docs/OPERATIONS.md, INBOUND_RETENTION).
-	runner.Register(jobs.Job{Name: "retention.erase", Every: 24 * time.Hour, Run: func(ctx context.Context, now time.Time) error {
-		n, err := svc.EraseExpired(ctx, now, cfg.Retention)
-		if n > 0 {
-			log.Info("retention: personal data erased", "visitors", n)
-		}
-		return err
-	}})
-	runner.Register(jobs.Job{Name: "prepaid.expire", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
-		_, err := svc.Prepaid.ExpireAccounts(ctx, now)
-		return err
-	}})
-	runner.Register(svc.Escrow.Job(cfg.JobInterval))
+	for _, j := range svc.Jobs(app.JobOptions{Interval: cfg.JobInterval, Retention: cfg.Retention, Log: log}) {
+		runner.Register(j)
+	}
 
 	servers := []*namedServer{
 		{name: "partner", addr: cfg.PartnerAddr, handler: srv.Partner()},

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -309,8 +308,6 @@ func (e *Engine) apply(r record) {
 
 // addLine restores a settlement line read from disk.
 func (e *Engine) addLine(day string, l Line) {
-	l.minor, _ = strconv.ParseInt(l.Amount, 10, 64)
-	l.reversesR = l.Type == LineReversal && l.Reverses == LineRefund
 	e.settled[day] = append(e.settled[day], l)
 }
 
@@ -455,10 +452,6 @@ func (e *Engine) archivedDay(day string) []Line {
 	var lines []Line
 	if json.Unmarshal(b, &lines) != nil {
 		return nil
-	}
-	for i := range lines {
-		lines[i].minor, _ = strconv.ParseInt(lines[i].Amount, 10, 64)
-		lines[i].reversesR = lines[i].Type == LineReversal && lines[i].Reverses == LineRefund
 	}
 	return lines
 }

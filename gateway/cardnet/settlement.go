@@ -9,57 +9,28 @@ import (
 	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
-// Kinds of settlement lines. Authorisations, verifications and their
-// reversals move no money, so they never appear in the report.
+// Kinds of settlement lines (cardspec, the wire contract).
 const (
-	LineCapture  = "capture"
-	LineRefund   = "refund"
-	LineReversal = "reversal"
+	LineCapture  = cardspec.LineCapture
+	LineRefund   = cardspec.LineRefund
+	LineReversal = cardspec.LineReversal
 )
 
-// Line is one money movement of a settlement day.
-type Line struct {
-	Type string `json:"type"`
-	// Reverses is the Type a reversal undid: capture or refund.
-	Reverses  string    `json:"reverses,omitempty"`
-	Network   string    `json:"network"`
-	STAN      string    `json:"stan"`
-	RRN       string    `json:"rrn"`
-	MTI       string    `json:"mti"`
-	PAN       string    `json:"pan"` // masked: first six and last four digits
-	Amount    string    `json:"amount"`
-	Currency  string    `json:"currency"`
-	AuthCode  string    `json:"auth_code,omitempty"`
-	Time      time.Time `json:"time"`
-	Original  *Original `json:"original,omitempty"`
-	minor     int64
-	reversesR bool
-}
+// The settlement report's types are the wire contract's (cardspec), so
+// that the gateway's reconciliation reads them without importing the
+// simulator.
+type (
+	Line   = cardspec.SettlementLine
+	Total  = cardspec.SettlementTotal
+	Group  = cardspec.SettlementGroup
+	Report = cardspec.SettlementReport
+)
 
-// Total counts lines and adds their amounts (minor units).
-type Total struct {
-	Count  int    `json:"count"`
-	Amount string `json:"amount"`
-}
-
-// Group is the settlement of one network in one currency.
-type Group struct {
-	Network   string `json:"network"`
-	Currency  string `json:"currency"`
-	Captures  Total  `json:"captures"`
-	Refunds   Total  `json:"refunds"`
-	Reversals Total  `json:"reversals"`
-	// Net is what the network owes the acquirer for the day, in minor
-	// units: captures less refunds, less reversed captures, plus reversed
-	// refunds. It is negative when refunds outweigh captures.
-	Net   string `json:"net"`
-	Lines []Line `json:"lines"`
-}
-
-// Report is the settlement of one UTC day, per network and currency.
-type Report struct {
-	Date   string  `json:"date"`
-	Groups []Group `json:"groups"`
+// lineMinor is a line's amount in minor units; the engine writes only
+// digits, so a line that does not parse was changed by hand and counts 0.
+func lineMinor(l Line) int64 {
+	n, _ := strconv.ParseInt(l.Amount, 10, 64)
+	return n
 }
 
 // settle records a line dated by the engine's clock. Callers hold e.mu.
@@ -68,11 +39,10 @@ func (e *Engine) settle(t *txn, m Message, c *cardState, typ, reverses, authCode
 	l := Line{
 		Type: typ, Network: c.row.network.String(), STAN: m.STAN, RRN: m.RRN, MTI: m.MTI,
 		PAN: cardspec.MaskPAN(m.PAN), Amount: strconv.FormatInt(t.amount, 10), Currency: c.cur.Code(),
-		AuthCode: authCode, Time: now, minor: t.amount,
+		AuthCode: authCode, Time: now,
 	}
 	if typ == LineReversal {
 		l.Reverses = reverses
-		l.reversesR = reverses == LineRefund
 	}
 	if m.Original != nil {
 		o := *m.Original
@@ -103,6 +73,7 @@ func (e *Engine) Settlement(day time.Time) Report {
 	}
 	groups := map[gk]*sums{}
 	for _, l := range lines {
+		minor := lineMinor(l)
 		k := gk{l.Network, l.Currency}
 		s, ok := groups[k]
 		if !ok {
@@ -111,29 +82,29 @@ func (e *Engine) Settlement(day time.Time) Report {
 		}
 		switch {
 		case l.Type == LineCapture:
-			s.capt += l.minor
+			s.capt += minor
 			s.nCapt++
-			s.net += l.minor
+			s.net += minor
 		case l.Type == LineRefund:
-			s.refd += l.minor
+			s.refd += minor
 			s.nRefd++
-			s.net -= l.minor
-		case l.reversesR:
-			s.revd += l.minor
+			s.net -= minor
+		case l.Reverses == LineRefund:
+			s.revd += minor
 			s.nRevd++
-			s.net += l.minor
+			s.net += minor
 		default:
-			s.revd += l.minor
+			s.revd += minor
 			s.nRevd++
-			s.net -= l.minor
+			s.net -= minor
 		}
 		s.g.Lines = append(s.g.Lines, l)
 	}
 	r := Report{Date: date, Groups: []Group{}}
 	for _, s := range groups {
-		s.g.Captures = Total{s.nCapt, strconv.FormatInt(s.capt, 10)}
-		s.g.Refunds = Total{s.nRefd, strconv.FormatInt(s.refd, 10)}
-		s.g.Reversals = Total{s.nRevd, strconv.FormatInt(s.revd, 10)}
+		s.g.Captures = Total{Count: s.nCapt, Amount: strconv.FormatInt(s.capt, 10)}
+		s.g.Refunds = Total{Count: s.nRefd, Amount: strconv.FormatInt(s.refd, 10)}
+		s.g.Reversals = Total{Count: s.nRevd, Amount: strconv.FormatInt(s.revd, 10)}
 		s.g.Net = strconv.FormatInt(s.net, 10)
 		r.Groups = append(r.Groups, s.g)
 	}

@@ -49,12 +49,7 @@ func (m Message) LogValue() slog.Value {
 
 // Original names the message a completion, reversal or refund refers to
 // (ISO 8583 field 90, original data elements).
-type Original struct {
-	MTI      string `json:"mti"`
-	STAN     string `json:"stan"`
-	RRN      string `json:"rrn"`
-	AuthCode string `json:"auth_code,omitempty"`
-}
+type Original = cardspec.Original
 
 // Response is the answer on the wire.
 type Response struct {

@@ -1,7 +1,8 @@
 // Package cardspec holds the card rules that both sides of a card network
 // share, as plain Go with nothing but the standard library: which network a
 // PAN belongs to (IIN ranges, length, Luhn), CVC and expiry checks, the ISO
-// 8583 message type indicators and the field 39 response codes.
+// 8583 message type indicators, the field 39 response codes and the daily
+// settlement report (GET /v1/settlement).
 //
 // It is a leaf so that the cardnet simulator, which partners may run on
 // their own, needs none of the gateway's storage stack; package gateway

@@ -65,6 +65,11 @@ type Services struct {
 	Adjustments *adjustment.Service
 	Prepaid     *prepaid.Service
 	Escrow      *escrow.Service
+
+	// What the jobs need besides the services (Jobs).
+	db     *db.DB
+	vault  *vault.Vault
+	quotes *fx.GormStore
 }
 
 // New builds the services.
@@ -80,6 +85,9 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		Webhooks: webhook.New(d, v, log, webhook.Options{AllowPrivate: o.AllowPrivateWebhooks, Now: o.Now}),
 		Accounts: prepaid.NewStore(d),
 		Ledger:   ledger.New(d),
+		db:       d,
+		vault:    v,
+		quotes:   fx.NewGormStore(d),
 	}
 
 	sanctions, err := kyc.LoadSanctions(o.SanctionsDir)
@@ -118,7 +126,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 	if o.QuoteTTL > 0 {
 		cfg.TTL = o.QuoteTTL
 	}
-	s.FX, err = fx.NewService(src, fx.NewGormStore(d), cfg, o.Now)
+	s.FX, err = fx.NewService(src, s.quotes, cfg, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +161,7 @@ func New(ctx context.Context, d *db.DB, v *vault.Vault, log *slog.Logger, o Opti
 		return nil, err
 	}
 	s.Prepaid, err = prepaid.NewService(prepaid.Deps{
-		DB: d, Ledger: s.Ledger, Accounts: s.Accounts, Quotes: s.FX, QuoteUse: fx.NewGormStore(d), Rates: src,
+		DB: d, Ledger: s.Ledger, Accounts: s.Accounts, Quotes: s.FX, QuoteUse: s.quotes, Rates: src,
 		Network: s.Network, Cards: s.Cards, Events: s.Webhooks, Escrow: s.Escrow, Now: o.Now, Logger: log,
 	})
 	if err != nil {

@@ -57,29 +57,29 @@ const (
 func IsSystemActor(id string) bool { return id == "" || strings.HasPrefix(id, "system") }
 
 // Role is a staff member's role. The zero Role is invalid.
-type Role struct{ name string }
+type Role string
 
 // The three roles, each allowed what the one before it is, and more.
-var (
-	Viewer     = Role{"viewer"}
-	Agent      = Role{"agent"}
-	Supervisor = Role{"supervisor"}
+const (
+	Viewer     Role = "viewer"
+	Agent      Role = "agent"
+	Supervisor Role = "supervisor"
 )
 
 // ParseRole turns "viewer", "agent" or "supervisor" into a Role.
 func ParseRole(s string) (Role, error) {
 	for _, r := range []Role{Viewer, Agent, Supervisor} {
-		if r.name == s {
+		if string(r) == s {
 			return r, nil
 		}
 	}
-	return Role{}, ErrInvalidRole
+	return Role(""), ErrInvalidRole
 }
 
-func (r Role) String() string { return r.name }
+func (r Role) String() string { return string(r) }
 
 // MarshalText writes the role's name.
-func (r Role) MarshalText() ([]byte, error) { return []byte(r.name), nil }
+func (r Role) MarshalText() ([]byte, error) { return []byte(r), nil }
 
 func (r Role) rank() int {
 	switch r {

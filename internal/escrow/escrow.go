@@ -68,6 +68,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/inbound-gateway/inbound/internal/ledger"
+	"github.com/inbound-gateway/inbound/internal/limits"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
@@ -310,10 +311,10 @@ func (in PaymentInput) validate(o Options) (PaymentInput, error) {
 		return in, invalid("amount.currency", "must be CNY")
 	case !in.Amount.IsPositive() || in.Amount.Minor() > ledger.MaxAmount:
 		return in, invalid("amount.value", "must be positive and at most %d minor units", int64(ledger.MaxAmount))
-	case in.OutTradeNo == "" || len(in.OutTradeNo) > 64:
-		return in, invalid("out_trade_no", "must have 1 to 64 bytes")
-	case utf8.RuneCountInString(in.Description) > 256:
-		return in, invalid("description", "must have at most 256 characters")
+	case in.OutTradeNo == "" || len(in.OutTradeNo) > limits.OutTradeNo:
+		return in, invalid("out_trade_no", "must have 1 to %d bytes", limits.OutTradeNo)
+	case utf8.RuneCountInString(in.Description) > limits.PaymentDescription:
+		return in, invalid("description", "must have at most %d characters", limits.PaymentDescription)
 	case in.AutoReleaseAfter < 0 || in.AutoReleaseAfter > o.MaxAutoReleaseAfter ||
 		(in.AutoReleaseAfter != 0 && in.AutoReleaseAfter < time.Minute):
 		return in, invalid("auto_release_after", "must be 1m to %s", o.MaxAutoReleaseAfter)

@@ -15,6 +15,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/jobs"
 	"github.com/inbound-gateway/inbound/internal/ledger"
+	"github.com/inbound-gateway/inbound/internal/limits"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
@@ -400,7 +401,9 @@ func (s *Service) release(ctx context.Context, tx *db.Tx, p *Payment, amount mon
 	return nil
 }
 
-const maxReason = 500
+// maxReason is the one limit of reasons (internal/limits), the same the
+// API validates and openapi.yaml documents.
+const maxReason = limits.Reason
 
 // Refund returns amount (nil: all that is still refundable) to the buyer:
 // from escrow before release, from the merchant's balance after it.

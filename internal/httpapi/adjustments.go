@@ -47,7 +47,7 @@ func (s *Server) proposeAdjustment(c *gin.Context) {
 	var req struct {
 		AccountID string        `json:"account_id" validate:"required"`
 		Amount    *money.Amount `json:"amount" validate:"required"`
-		Reason    string        `json:"reason" validate:"required,max=1000"`
+		Reason    string        `json:"reason" validate:"required,max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)

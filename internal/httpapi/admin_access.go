@@ -16,7 +16,7 @@ import (
 
 // reasonOnly is the body of admin actions that take nothing but a reason.
 type reasonOnly struct {
-	Reason string `json:"reason" validate:"required,max=1000"`
+	Reason string `json:"reason" validate:"required,max_reason"`
 }
 
 // replyOnce is reply for a response that shows a secret once (a partner
@@ -78,8 +78,8 @@ func describePartner(changed ...string) func(auth.Partner) (string, audit.Summar
 
 func (s *Server) createPartner(c *gin.Context) {
 	var req struct {
-		Name   string `json:"name" validate:"required,max=200"`
-		Reason string `json:"reason" validate:"required,max=1000"`
+		Name   string `json:"name" validate:"required,max_name"`
+		Reason string `json:"reason" validate:"required,max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)
@@ -164,9 +164,9 @@ func describeStaff(changed ...string) func(auth.Staff) (string, audit.Summary) {
 // pending, no token) and another supervisor approves it (approveStaff).
 func (s *Server) createStaff(c *gin.Context) {
 	var req struct {
-		Name   string `json:"name" validate:"required,max=200"`
+		Name   string `json:"name" validate:"required,max_name"`
 		Role   string `json:"role" validate:"required,oneof=viewer agent supervisor"`
-		Reason string `json:"reason" validate:"required,max=1000"`
+		Reason string `json:"reason" validate:"required,max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)

@@ -27,7 +27,7 @@ func TestEveryErrorCodeIsInTheCatalogue(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range literal.FindAllSubmatch(b, -1) {
-			if _, ok := catalogue[string(m[1])]; !ok {
+			if _, ok := catalogue[ErrorCode(m[1])]; !ok {
 				t.Errorf("%s: newError(%q) is not in the catalogue", f, m[1])
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/inbound-gateway/inbound/internal/limits"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
@@ -288,7 +289,23 @@ func newValidator() *validator.Validate {
 		}
 		return n
 	})
+	for alias, limit := range limitTags {
+		v.RegisterAlias(alias, "max="+strconv.Itoa(limit))
+	}
 	return v
+}
+
+// limitTags are the validator tags of the length limits (internal/limits):
+// request structs write validate:"max_reason", never the number, so the
+// handler, the domain and openapi.yaml (TestOpenAPILimits) share one
+// definition.
+var limitTags = map[string]int{
+	"max_reason":              limits.Reason,
+	"max_name":                limits.Name,
+	"max_out_trade_no":        limits.OutTradeNo,
+	"max_payment_description": limits.PaymentDescription,
+	"max_webhook_description": limits.WebhookDescription,
+	"max_url":                 limits.URL,
 }
 
 // validationError reports the first failed validator tag.
@@ -303,7 +320,7 @@ func validationError(err error) error {
 	if _, rest, ok := strings.Cut(param, "."); ok {
 		param = rest
 	}
-	switch fe.Tag() {
+	switch fe.ActualTag() {
 	case "required":
 		return newError("parameter_missing", param, fmt.Sprintf("%s is required.", param))
 	case "oneof":

@@ -23,17 +23,17 @@ func TestEveryErrorCodeIsDocumented(t *testing.T) {
 	if !ok {
 		t.Fatal("docs/API.md has no <!-- error codes --> table")
 	}
-	documented := map[string]int{}
+	documented := map[ErrorCode]int{}
 	for _, m := range docCodeRow.FindAllStringSubmatch(table, -1) {
 		status, _ := strconv.Atoi(m[2])
-		documented[m[1]] = status
+		documented[ErrorCode(m[1])] = status
 	}
 	var missing []string
 	for code, c := range catalogue {
 		status, ok := documented[code]
 		switch {
 		case !ok:
-			missing = append(missing, code)
+			missing = append(missing, string(code))
 		case status != c.status:
 			t.Errorf("docs/API.md gives %s status %d, the catalogue %d", code, status, c.status)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -35,11 +36,23 @@ const (
 	typeAPI            = "api_error"
 )
 
+// ErrorCode is an error code of the catalogue: stable API surface
+// (docs/API.md), one per kind of client-visible failure.
+type ErrorCode string
+
+// The codes the server itself branches on; every other code is named by
+// its entry in the catalogue.
+const (
+	CodeQuoteExpired       ErrorCode = "quote_expired"
+	CodeServiceUnavailable ErrorCode = "service_unavailable"
+	CodeInternalError      ErrorCode = "internal_error"
+)
+
 // apiError is an error as the client sees it.
 type apiError struct {
 	Status      int            `json:"-"`
 	Type        string         `json:"type"`
-	Code        string         `json:"code"`
+	Code        ErrorCode      `json:"code"`
 	Message     string         `json:"message"`
 	Param       string         `json:"param,omitempty"`
 	DeclineCode string         `json:"decline_code,omitempty"`
@@ -47,7 +60,7 @@ type apiError struct {
 	Extra       map[string]any `json:"-"`
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+func (e *apiError) Error() string { return string(e.Code) + ": " + e.Message }
 
 // code is an entry of the catalogue: every code the API can return, with
 // its status, type and default message. Codes are stable API surface.
@@ -57,7 +70,7 @@ type code struct {
 	message string
 }
 
-var catalogue = map[string]code{
+var catalogue = map[ErrorCode]code{
 	"invalid_json":                {400, typeInvalidRequest, "The request body is not valid JSON."},
 	"unknown_field":               {400, typeInvalidRequest, "The request has a field this endpoint does not take."},
 	"parameter_missing":           {400, typeInvalidRequest, "A required parameter is missing."},
@@ -121,16 +134,20 @@ var catalogue = map[string]code{
 }
 
 // mapping ties a domain sentinel to a catalogue code: the one table of the
-// error model. Matching is errors.Is only.
+// error model. Matching is errors.Is only. The client reads the
+// catalogue's message unless the mapping names a more precise one; a
+// sentinel's own text is written for operators and logs, never shown.
 type mapping struct {
 	err   error
-	code  string
+	code  ErrorCode
 	param string
-	// plain keeps the catalogue message: the sentinel's text is for
-	// operators, not clients.
+	// plain takes nothing from the error chain (no param, no detail): the
+	// chain of these errors is about the server, not the request.
 	plain bool
 	// message, when set, is what the client reads instead of the
-	// sentinel's text: used where the client needs to be told what to do.
+	// catalogue's message: where the code is generic (parameter_invalid,
+	// invalid_state, resource_missing) and the client needs to know which
+	// rule or object it is.
 	message string
 }
 
@@ -139,9 +156,9 @@ var errorTable = []mapping{
 	{err: auth.ErrUnauthenticated, code: "unauthenticated", plain: true},
 	{err: auth.ErrForbidden, code: "forbidden"},
 	{err: auth.ErrNotFound, code: "resource_missing"},
-	{err: auth.ErrInvalidRole, code: "parameter_invalid"},
-	{err: auth.ErrInvalidName, code: "parameter_invalid", param: "name"},
-	{err: auth.ErrInvalidState, code: "invalid_state"},
+	{err: auth.ErrInvalidRole, code: "parameter_invalid", message: "Role must be viewer, agent or supervisor."},
+	{err: auth.ErrInvalidName, code: "parameter_invalid", param: "name", message: "Name must be 1-200 characters."},
+	{err: auth.ErrInvalidState, code: "invalid_state", message: "The staff member's status does not allow this."},
 	{err: auth.ErrLastSupervisor, code: "last_supervisor"},
 	{err: auth.ErrApproverIsProposer, code: "approver_is_proposer"},
 	{err: auth.ErrApproverNotIndependent, code: "approver_not_independent"},
@@ -152,28 +169,28 @@ var errorTable = []mapping{
 	{err: idempotency.ErrKeyInvalid, code: "idempotency_key_invalid"},
 	{err: money.ErrUnsupportedCurrency, code: "currency_unsupported"},
 	{err: money.ErrInvalid, code: "amount_invalid"},
-	{err: money.ErrTooPrecise, code: "amount_invalid"},
-	{err: money.ErrNotPositive, code: "amount_invalid"},
-	{err: money.ErrOverflow, code: "amount_invalid"},
-	{err: money.ErrCurrencyMismatch, code: "amount_invalid"},
+	{err: money.ErrTooPrecise, code: "amount_invalid", message: "The amount has more decimal places than its currency allows."},
+	{err: money.ErrNotPositive, code: "amount_invalid", message: "The amount must be positive."},
+	{err: money.ErrOverflow, code: "amount_invalid", message: "The amount is out of range."},
+	{err: money.ErrCurrencyMismatch, code: "amount_invalid", message: "The currencies differ."},
 	{err: kyc.ErrMRZInvalid, code: "mrz_invalid", param: "mrz"},
 	{err: kyc.ErrMRZCheckDigit, code: "mrz_check_digit", param: "mrz"},
-	{err: kyc.ErrEntryInvalid, code: "parameter_invalid", param: "entry"},
+	{err: kyc.ErrEntryInvalid, code: "parameter_invalid", param: "entry", message: "The entry details are invalid."},
 	{err: kyc.ErrNotFound, code: "resource_missing"},
 	{err: kyc.ErrDuplicateDocument, code: "duplicate_document"},
-	{err: kyc.ErrDocumentNotHeld, code: "invalid_state"},
-	{err: kyc.ErrInvalidRelease, code: "parameter_invalid", param: "reason"},
-	{err: kyc.ErrReviewClosed, code: "invalid_state"},
-	{err: kyc.ErrInvalidDecision, code: "parameter_invalid", param: "decision"},
-	{err: prepaid.ErrNotFound, code: "resource_missing"},
+	{err: kyc.ErrDocumentNotHeld, code: "invalid_state", message: "The visitor holds no claim on its document."},
+	{err: kyc.ErrInvalidRelease, code: "parameter_invalid", param: "reason", message: "A document release needs a reason."},
+	{err: kyc.ErrReviewClosed, code: "invalid_state", message: "The review is already decided."},
+	{err: kyc.ErrInvalidDecision, code: "parameter_invalid", param: "decision", message: "The review decision is invalid."},
+	{err: prepaid.ErrNotFound, code: "resource_missing", message: "No such account."},
 	{err: prepaid.ErrFrozen, code: "account_frozen"},
 	{err: prepaid.ErrExpired, code: "account_expired"},
 	{err: prepaid.ErrClosed, code: "account_closed"},
-	{err: prepaid.ErrInvalidTransition, code: "invalid_state"},
+	{err: prepaid.ErrInvalidTransition, code: "invalid_state", message: "The account is not in a state that allows this."},
 	{err: fx.ErrRatesStale, code: "fx_rates_stale"},
 	{err: fx.ErrUnsupportedCurrency, code: "currency_unsupported"},
 	{err: fx.ErrQuoteExpired, code: "quote_expired", plain: true},
-	{err: fx.ErrQuoteNotFound, code: "resource_missing"},
+	{err: fx.ErrQuoteNotFound, code: "resource_missing", message: "No such quote."},
 	{err: fx.ErrInvalidAmount, code: "amount_invalid"},
 	{err: gateway.ErrIncorrectNumber, code: "incorrect_number", param: "number"},
 	{err: gateway.ErrUnsupportedNetwork, code: "unsupported_network", param: "number"},
@@ -186,44 +203,44 @@ var errorTable = []mapping{
 	{err: gateway.ErrCardBoundElsewhere, code: "card_bound_elsewhere"},
 	{err: gateway.ErrBindingInProgress, code: "card_binding_in_progress"},
 	{err: gateway.ErrNoActionRequired, code: "no_action_required"},
-	{err: gateway.ErrNotChallenged, code: "no_action_required"},
+	{err: gateway.ErrNotChallenged, code: "no_action_required", message: "The network call is not waiting for authentication."},
 	{err: gateway.ErrCardNotUsable, code: "card_not_usable"},
-	{err: gateway.ErrCardNotFound, code: "resource_missing"},
-	{err: gateway.ErrVisitorNotFound, code: "resource_missing"},
-	{err: ledger.ErrAccountNotFound, code: "resource_missing"},
+	{err: gateway.ErrCardNotFound, code: "resource_missing", message: "No such card."},
+	{err: gateway.ErrVisitorNotFound, code: "resource_missing", message: "No such visitor."},
+	{err: ledger.ErrAccountNotFound, code: "resource_missing", message: "No such ledger account."},
 	{err: ledger.ErrInsufficientFunds, code: "insufficient_funds"},
 	// Amounts beyond what one transfer may move are bad input, not a 500.
 	{err: ledger.ErrInvalidAmount, code: "amount_invalid"},
-	{err: adjustment.ErrNotFound, code: "resource_missing"},
+	{err: adjustment.ErrNotFound, code: "resource_missing", message: "No such adjustment."},
 	{err: adjustment.ErrAboveCeiling, code: "amount_above_ceiling"},
 	{err: adjustment.ErrAccountClosed, code: "adjustment_account_closed"},
-	{err: adjustment.ErrNotProposed, code: "invalid_state"},
-	{err: adjustment.ErrZeroAmount, code: "amount_invalid", param: "amount.value"},
+	{err: adjustment.ErrNotProposed, code: "invalid_state", message: "The adjustment is already decided."},
+	{err: adjustment.ErrZeroAmount, code: "amount_invalid", param: "amount.value", message: "The amount must not be zero."},
 	{err: adjustment.ErrInvalidInput, code: "parameter_invalid"},
 	{err: prepaid.ErrQuoteMismatch, code: "quote_mismatch", param: "quote_id"},
-	{err: prepaid.ErrCardNotUsable, code: "card_not_usable", param: "card_id"},
-	{err: prepaid.ErrLoadNotFound, code: "resource_missing"},
-	{err: prepaid.ErrUnloadNotFound, code: "resource_missing"},
-	{err: prepaid.ErrNoActionRequired, code: "invalid_state"},
+	{err: prepaid.ErrCardNotUsable, code: "card_not_usable", param: "card_id", message: "The card cannot be used for this."},
+	{err: prepaid.ErrLoadNotFound, code: "resource_missing", message: "No such load."},
+	{err: prepaid.ErrUnloadNotFound, code: "resource_missing", message: "No such unload."},
+	{err: prepaid.ErrNoActionRequired, code: "invalid_state", message: "The load is not waiting for authentication."},
 	{err: prepaid.ErrInvalidOTP, code: "otp_invalid", param: "otp"},
 	{err: prepaid.ErrUnloadInProgress, code: "unload_in_progress"},
 	{err: prepaid.ErrNothingToUnload, code: "nothing_to_unload"},
 	{err: prepaid.ErrExceedsCardRoom, code: "unload_exceeds_card_room", param: "card_id"},
 	{err: prepaid.ErrCloseBlocked, code: "account_busy", param: "close"},
-	{err: prepaid.ErrInvalidCursor, code: "parameter_invalid", param: "cursor"},
+	{err: prepaid.ErrInvalidCursor, code: "parameter_invalid", param: "cursor", message: "The cursor is not one this API returned."},
 	{err: prepaid.ErrUnresolved, code: "outcome_pending"},
 	{err: escrow.ErrNotFound, code: "resource_missing"},
-	{err: escrow.ErrInvalidState, code: "invalid_state"},
+	{err: escrow.ErrInvalidState, code: "invalid_state", message: "The payment is not in a state that allows this."},
 	{err: escrow.ErrOutTradeNoConflict, code: "out_trade_no_conflict", param: "out_trade_no"},
 	{err: escrow.ErrInsufficientFunds, code: "insufficient_funds"},
 	{err: escrow.ErrMerchantInsufficientFunds, code: "merchant_insufficient_funds"},
 	{err: escrow.ErrInvalidInput, code: "parameter_invalid"},
 	{err: webhook.ErrHostUnresolvable, code: "parameter_invalid", param: "url", message: "The url's host does not resolve in DNS. Use a public host name that resolves (a receiver on a private or loopback address needs INBOUND_WEBHOOK_ALLOW_PRIVATE=true on the server)."},
-	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url"},
+	{err: webhook.ErrInvalidURL, code: "parameter_invalid", param: "url", message: "The url must be an absolute http(s) URL."},
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
-	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events"},
-	{err: webhook.ErrNotFound, code: "resource_missing"},
-	{err: webhook.ErrTooManyEndpoint, code: "endpoint_limit_reached"},
+	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events", message: "The events must be known event types or \"*\"."},
+	{err: webhook.ErrNotFound, code: "resource_missing", message: "No such webhook endpoint."},
+	{err: webhook.ErrTooManyEndpoint, code: "endpoint_limit_reached", message: fmt.Sprintf("The partner already has the maximum of %d webhook endpoints.", webhook.MaxEndpoints)},
 	// Data sealed under a key the keyring lacks is an operator error (a key
 	// dropped too early), not the client's and not a bug: 503 with
 	// Retry-After, logged with the key id by Server.fail.
@@ -234,6 +251,8 @@ var errorTable = []mapping{
 	{err: gateway.ErrCircuitOpen, code: "service_unavailable", plain: true},
 	{err: gateway.ErrUnavailable, code: "service_unavailable", plain: true},
 	{err: gateway.ErrTimeout, code: "service_unavailable", plain: true},
+	// A settlement report the network did not give: retry later.
+	{err: recon.ErrReportUnavailable, code: "service_unavailable", plain: true},
 	// The database or Redis down or restarting (db.Unavailable recognises
 	// the driver errors and marks them with db.ErrUnavailable).
 	{err: db.ErrUnavailable, code: "service_unavailable", plain: true},
@@ -245,10 +264,10 @@ var errorTable = []mapping{
 var msgKeyReused = fmt.Sprintf("This Idempotency-Key was already used with a different request. Keys are scoped per partner across all routes (per staff member on the admin API), not per route, and the first answer under a key is stored for %d hours, error answers included, and replayed for the same request. Send a fresh key for every new request, e.g. a UUID.", int(idempotency.Retention.Hours()))
 
 // newError builds a client error from a catalogue code.
-func newError(codeName, param, message string) *apiError {
+func newError(codeName ErrorCode, param, message string) *apiError {
 	c, ok := catalogue[codeName]
 	if !ok {
-		panic("httpapi: code not in catalogue: " + codeName)
+		panic("httpapi: code not in catalogue: " + string(codeName))
 	}
 	if message == "" {
 		message = c.message
@@ -317,46 +336,33 @@ func toAPIError(err error) (*apiError, bool) {
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {
-			e := newError(m.code, m.param, "")
-			if m.plain {
-				return e, true
-			}
-			if m.message != "" {
-				e.Message = m.message
-				return e, true
-			}
-			if msg := publicMessage(err, m.err); msg != "" {
-				e.Message = msg
-			}
-			var pe paramError
-			if errors.As(err, &pe) {
-				e.Param = pe.ParamName()
-			}
-			var de detailError
-			if errors.As(err, &de) && de.Detail() != "" {
-				e.Message = upperFirst(de.Detail())
-			}
-			var mp *money.ParseError
-			if errors.As(err, &mp) && e.Param == "" {
-				e.Param = mp.Field
-			}
-			return e, true
+			return fromMapping(err, m), true
 		}
 	}
-	return newError("internal_error", "", ""), false
+	return newError(CodeInternalError, "", ""), false
 }
 
-// publicMessage returns a message for the client: the sentinel's text with
-// its package prefix removed. Wrapped context may hold internals, so only
-// the sentinel is shown.
-func publicMessage(_ error, sentinel error) string {
-	msg := sentinel.Error()
-	for i := 0; i < len(msg); i++ {
-		if msg[i] == ':' && i+2 < len(msg) {
-			return upperFirst(msg[i+2:]) + "."
-		}
+// fromMapping builds the client error of a matched mapping: the
+// catalogue's message (or the mapping's), and unless plain, the request
+// field and a client-safe detail the error chain carries.
+func fromMapping(err error, m mapping) *apiError {
+	e := newError(m.code, m.param, m.message)
+	if m.plain {
+		return e
 	}
-	return upperFirst(msg) + "."
+	var pe paramError
+	if errors.As(err, &pe) {
+		e.Param = pe.ParamName()
+	}
+	var de detailError
+	if errors.As(err, &de) && de.Detail() != "" {
+		e.Message = upperFirst(de.Detail())
+	}
+	var mp *money.ParseError
+	if errors.As(err, &mp) && e.Param == "" {
+		e.Param = mp.Field
+	}
+	return e
 }
 
 func upperFirst(s string) string {

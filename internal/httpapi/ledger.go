@@ -106,63 +106,67 @@ func (s *Server) adminLedgerTransfers(c *gin.Context) {
 	s.respond(c, http.StatusOK, newList(out, page.Next != 0, func(e ledgerEntryResponse) string { return strconv.FormatInt(e.Seq, 10) }))
 }
 
-// reconciliation lists every break: the ledger's invariants, escrow held
-// against open payments, the day's settlement at the card networks
-// against credited loads and succeeded unloads, and refunds to each card
-// against its captures (all days). {"breaks": []} is clean.
+type reconBreakResponse struct {
+	Check    string `json:"check"`
+	Rule     string `json:"rule"`
+	Currency string `json:"currency,omitempty"`
+	Account  string `json:"account,omitempty"`
+	Network  string `json:"network,omitempty"`
+	STAN     string `json:"stan,omitempty"`
+	RRN      string `json:"rrn,omitempty"`
+	Object   string `json:"object,omitempty"`
+	Detail   string `json:"detail"`
+}
+
+type reconRuleResponse struct {
+	Rule    string   `json:"rule"`
+	Count   int      `json:"count"`
+	Objects []string `json:"objects"`
+}
+
+type reconciliationResponse struct {
+	Object    string               `json:"object"`
+	Date      string               `json:"date"`
+	CheckedAt time.Time            `json:"checked_at"`
+	Breaks    []reconBreakResponse `json:"breaks"`
+	ByRule    []reconRuleResponse  `json:"by_rule"`
+}
+
+// reconciliation runs recon.Service for a settlement day (query day, or
+// its older name date; default today, UTC) and lists every break, and
+// the breaks grouped by rule with the id each is about. {"breaks": []} is
+// clean.
 func (s *Server) reconciliation(c *gin.Context) {
-	ctx := c.Request.Context()
-	day := s.Now().UTC()
-	if d := c.Query("date"); d != "" {
+	day := recon.Today(s.Now())
+	for _, param := range []string{"date", "day"} {
+		d := c.Query(param)
+		if d == "" {
+			continue
+		}
 		t, err := time.Parse(time.DateOnly, d)
 		if err != nil {
-			s.fail(c, newError("parameter_invalid", "date", "date must be YYYY-MM-DD."))
+			s.fail(c, newError("parameter_invalid", param, param+" must be YYYY-MM-DD."))
 			return
 		}
 		day = t
 	}
-	breaks := []recon.Break{}
-	lb, err := s.Ledger.Verify(ctx)
+	res, err := s.recon.Run(c.Request.Context(), day)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	for _, b := range lb {
-		breaks = append(breaks, recon.Break{Check: "ledger", Rule: b.Rule, Currency: b.Currency, Account: b.Account, Detail: b.Detail})
+	s.respond(c, http.StatusOK, reconciliationBody(res))
+}
+
+func reconciliationBody(res recon.Result) reconciliationResponse {
+	out := reconciliationResponse{Object: "reconciliation", Date: res.Day.Format(time.DateOnly), CheckedAt: res.CheckedAt,
+		Breaks: make([]reconBreakResponse, len(res.Breaks)), ByRule: []reconRuleResponse{}}
+	for i, b := range res.Breaks {
+		out.Breaks[i] = reconBreakResponse{Check: b.Check, Rule: b.Rule, Currency: b.Currency, Account: b.Account,
+			Network: b.Network, STAN: b.STAN, RRN: b.RRN, Object: b.Object, Detail: b.Detail}
 	}
-	held, err := s.Escrow.EscrowHeld(ctx)
-	if err != nil {
-		s.fail(c, err)
-		return
+	for _, r := range res.ByRule() {
+		out.ByRule = append(out.ByRule, reconRuleResponse{Rule: r.Rule, Count: r.Count, Objects: r.Objects})
 	}
-	if held.LedgerHeld != held.PaymentsHeld {
-		breaks = append(breaks, recon.Break{Check: "escrow", Rule: "escrow_held_equals_open_payments", Currency: "CNY",
-			Detail: "ledger escrow " + held.LedgerHeld.Value() + ", open payments " + held.PaymentsHeld.Value()})
-	}
-	for _, m := range held.Mismatches {
-		breaks = append(breaks, recon.Break{Check: "escrow", Rule: "payment_escrow_balance", Currency: "CNY", Detail: m})
-	}
-	report, err := s.Settlement.Settlement(ctx, day)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	network, err := recon.NetworkSide(report)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	ledgerSide, err := recon.LedgerSide(ctx, s.DB, day)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	breaks = append(breaks, recon.Match(network, ledgerSide)...)
-	cards, err := recon.CardRefunds(ctx, s.DB)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	breaks = append(breaks, cards...)
-	s.respond(c, http.StatusOK, gin.H{"object": "reconciliation", "date": day.Format(time.DateOnly), "checked_at": s.Now(), "breaks": breaks})
+	return out
 }

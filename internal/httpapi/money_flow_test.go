@@ -1,13 +1,17 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/ids"
+	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 )
 
@@ -268,6 +272,58 @@ func TestReconciliationReportsSettlementBreaks(t *testing.T) {
 		}
 		if r := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation?date=tomorrow", a.supervisor, ""); r.Status != 400 || r.errParam(t) != "date" {
 			t.Fatalf("bad date: %d %s", r.Status, r.Body)
+		}
+		// Grouped by rule, each with the id it is about.
+		var got struct {
+			Date   string `json:"date"`
+			ByRule []struct {
+				Rule    string   `json:"rule"`
+				Count   int      `json:"count"`
+				Objects []string `json:"objects"`
+			} `json:"by_rule"`
+		}
+		if err := json.Unmarshal(rec.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		byRule := map[string][]string{}
+		for _, r := range got.ByRule {
+			byRule[r.Rule] = r.Objects
+			if r.Count == 0 {
+				t.Errorf("rule %s with count 0", r.Rule)
+			}
+		}
+		loadID := rules["credit_without_capture/LOSTCAPTURE1"]["object"]
+		if len(got.ByRule) != 2 || len(byRule["capture_without_credit"]) != 0 || len(byRule["credit_without_capture"]) != 1 ||
+			byRule["credit_without_capture"][0] != loadID {
+			t.Errorf("by_rule: %s", rec.Body)
+		}
+		// day names the settlement day (date is its older name): a day
+		// without traffic has no settlement break.
+		today := time.Now().UTC().Format(time.DateOnly)
+		if r := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation?day="+today, a.supervisor, ""); r.Status != 200 || len(r.json(t)["breaks"].([]any)) != 3 {
+			t.Errorf("day=today: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation?day=2001-02-03", a.supervisor, ""); r.Status != 200 ||
+			!strings.Contains(string(r.Body), `"breaks":[]`) || !strings.Contains(string(r.Body), `"date":"2001-02-03"`) {
+			t.Errorf("quiet day: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation?day=03/02/2001", a.supervisor, ""); r.Status != 400 || r.errParam(t) != "day" {
+			t.Fatalf("bad day: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestReconciliationNetworkDownIs503: a settlement report the network does
+// not give is the gateway's outage, 503 service_unavailable with
+// Retry-After, never a 500.
+func TestReconciliationNetworkDownIs503(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		dead.Close()
+		a := newAPI(t, b, func(d *Deps) { d.Settlement = recon.HTTPReports{BaseURL: dead.URL} })
+		r := do(t, "GET", a.admin.URL+"/admin/v1/reconciliation", a.supervisor, "")
+		if r.Status != 503 || r.errCode(t) != "service_unavailable" || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("settlement down: %d %v %s", r.Status, r.Header, r.Body)
 		}
 	})
 }

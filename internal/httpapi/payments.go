@@ -19,7 +19,7 @@ func renderMerchant(m escrow.Merchant) any { return m.Object() }
 
 func (s *Server) createMerchant(c *gin.Context) {
 	var req struct {
-		Name string `json:"name" validate:"required,max=200"`
+		Name string `json:"name" validate:"required,max_name"`
 		MCC  string `json:"mcc" validate:"required,len=4,numeric"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
@@ -64,8 +64,8 @@ func (s *Server) createPayment(c *gin.Context) {
 		Visitor          string        `json:"visitor"`
 		MerchantID       string        `json:"merchant_id" validate:"required"`
 		Amount           *money.Amount `json:"amount" validate:"required"`
-		OutTradeNo       string        `json:"out_trade_no" validate:"required,max=64"`
-		Description      string        `json:"description" validate:"max=256"`
+		OutTradeNo       string        `json:"out_trade_no" validate:"required,max_out_trade_no"`
+		Description      string        `json:"description" validate:"max_payment_description"`
 		AutoReleaseAfter string        `json:"auto_release_after"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
@@ -155,7 +155,7 @@ func (s *Server) confirmPayment(c *gin.Context) {
 
 func (s *Server) disputePayment(c *gin.Context) {
 	var req struct {
-		Reason string `json:"reason" validate:"required,max=1000"`
+		Reason string `json:"reason" validate:"required,max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)
@@ -173,7 +173,7 @@ func renderRefund(r escrow.Refund) any { return r.Object() }
 func (s *Server) refundPayment(c *gin.Context) {
 	var req struct {
 		Amount *money.Amount `json:"amount"`
-		Reason string        `json:"reason" validate:"max=1000"`
+		Reason string        `json:"reason" validate:"max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)
@@ -199,7 +199,7 @@ func (s *Server) resolvePayment(c *gin.Context) {
 	var req struct {
 		Outcome string        `json:"outcome" validate:"required,oneof=release refund"`
 		Amount  *money.Amount `json:"amount"`
-		Reason  string        `json:"reason" validate:"required,max=1000"`
+		Reason  string        `json:"reason" validate:"required,max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)

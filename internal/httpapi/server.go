@@ -93,6 +93,7 @@ type Server struct {
 	local    *localLimiter
 	locks    *idempotency.Locks
 	metrics  *metrics
+	recon    *recon.Service
 }
 
 // NewServer builds the server; Partner and Admin return its two handlers.
@@ -119,8 +120,13 @@ func NewServer(d Deps) (*Server, error) {
 	if d.IdempotencyLockTTL <= 0 {
 		d.IdempotencyLockTTL = 10 * time.Second
 	}
+	rc, err := recon.New(recon.Deps{Ledger: d.Ledger, Escrow: d.Escrow, Prepaid: d.Accounts, Reports: d.Settlement, Now: d.Now})
+	if err != nil {
+		return nil, err
+	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
+		recon:    rc,
 		Deps:     d,
 		validate: newValidator(),
 		idem:     idempotency.NewStore(d.DB, d.Vault),
@@ -273,11 +279,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 		}
 	}
 	ae, known := toAPIError(err)
-	if ae.Code == "quote_expired" {
+	if ae.Code == CodeQuoteExpired {
 		ae = quoteExpired(s.FX.Config().TTL)
 	}
 
-	if known && ae.Code == "service_unavailable" && !errors.Is(err, vault.ErrUnknownKey) {
+	if known && ae.Code == CodeServiceUnavailable && !errors.Is(err, vault.ErrUnknownKey) {
 		s.Log.WarnContext(c.Request.Context(), "dependency unavailable", "err", err, "route", c.FullPath(), "request_id", requestIDOf(c))
 	}
 	if !known {
@@ -289,7 +295,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.Log.ErrorContext(c.Request.Context(), "sealed data needs a master key that is not in the keyring: add it back to INBOUND_MASTER_KEY_PREVIOUS and run `inbound keys reseal`",
 			"key_id", uk.KeyID, "keyring", s.Vault.KeyIDs(), "route", c.FullPath(), "request_id", requestIDOf(c))
 	}
-	if ae.Code == "service_unavailable" && c.Writer.Header().Get("Retry-After") == "" {
+	if ae.Code == CodeServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
 		if errors.Is(err, vault.ErrUnknownKey) {
 			c.Header("Retry-After", retryAfterUnavailable)
 		} else {

@@ -322,7 +322,7 @@ type decisionResponse struct {
 func (s *Server) decideReview(c *gin.Context) {
 	var req struct {
 		Decision string `json:"decision" validate:"required,oneof=approve reject"`
-		Reason   string `json:"reason" validate:"required,max=1000"`
+		Reason   string `json:"reason" validate:"required,max_reason"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)

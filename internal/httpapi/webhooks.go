@@ -29,9 +29,9 @@ func renderEndpoint(e webhook.Endpoint, secret string) webhookEndpointResponse {
 
 func (s *Server) createWebhookEndpoint(c *gin.Context) {
 	var req struct {
-		URL         string   `json:"url" validate:"required,max=2048"`
+		URL         string   `json:"url" validate:"required,max_url"`
 		Events      []string `json:"events" validate:"required,min=1,max=32"`
-		Description string   `json:"description" validate:"max=500"`
+		Description string   `json:"description" validate:"max_webhook_description"`
 	}
 	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
 		s.fail(c, err)

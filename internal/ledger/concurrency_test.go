@@ -110,7 +110,7 @@ func TestHoldIsPostedOrVoidedNotBoth(t *testing.T) {
 		bk.load(t, bk.alice, holds*100)
 		var ids []string
 		for range holds {
-			ids = append(ids, bk.post(t, ledger.Hold(bk.alice.ID, bk.bob.ID, cny(100), time.Time{}, ledger.ExpiryAction{})).Transfers[0].ID)
+			ids = append(ids, bk.post(t, ledger.Hold(bk.alice.ID, bk.bob.ID, cny(100), time.Time{}, ledger.ExpireNone)).Transfers[0].ID)
 		}
 		var posted, voided, refused atomic.Int64
 		var wg sync.WaitGroup

@@ -115,16 +115,17 @@ const MaxAmount = 1_000_000_000_000_000
 const MaxOps = 100
 
 // ExpiryAction is what ExpireHolds does with a hold whose time is up.
-type ExpiryAction struct{ name string }
+type ExpiryAction string
 
-// The expiry actions. A hold without expiry has the zero ExpiryAction.
-var (
-	ExpireVoid = ExpiryAction{"void"}
-	ExpirePost = ExpiryAction{"post"}
+// The expiry actions. A hold without expiry has ExpireNone.
+const (
+	ExpireNone ExpiryAction = ""
+	ExpireVoid              = ExpiryAction("void")
+	ExpirePost              = ExpiryAction("post")
 )
 
 // String is the action's stored name.
-func (e ExpiryAction) String() string { return e.name }
+func (e ExpiryAction) String() string { return string(e) }
 
 func parseExpiry(s string) ExpiryAction {
 	switch s {
@@ -133,35 +134,35 @@ func parseExpiry(s string) ExpiryAction {
 	case "post":
 		return ExpirePost
 	}
-	return ExpiryAction{}
+	return ExpireNone
 }
 
 // TransferKind says what a stored transfer did.
-type TransferKind struct{ name string }
+type TransferKind string
 
 // The kinds of transfer rows.
-var (
+const (
 	// TransferPosted moved money at once.
-	TransferPosted = TransferKind{"posted"}
+	TransferPosted = TransferKind("posted")
 	// TransferPending is a hold: it reserved money.
-	TransferPending = TransferKind{"pending"}
+	TransferPending = TransferKind("pending")
 	// TransferPostPending posted a hold (Amount is the posted part; the rest
 	// of the hold was released).
-	TransferPostPending = TransferKind{"post_pending"}
+	TransferPostPending = TransferKind("post_pending")
 	// TransferVoidPending released a hold (Amount is the hold's amount).
-	TransferVoidPending = TransferKind{"void_pending"}
+	TransferVoidPending = TransferKind("void_pending")
 )
 
 // String is the kind's stored name.
-func (k TransferKind) String() string { return k.name }
+func (k TransferKind) String() string { return string(k) }
 
 func parseTransferKind(s string) TransferKind {
 	for _, k := range []TransferKind{TransferPosted, TransferPending, TransferPostPending, TransferVoidPending} {
-		if k.name == s {
+		if string(k) == s {
 			return k
 		}
 	}
-	return TransferKind{s}
+	return TransferKind(s)
 }
 
 type opKind int
@@ -282,7 +283,7 @@ func (b Batch) fingerprint() string {
 			exp = op.expiresAt.UnixMicro()
 		}
 		fmt.Fprintf(h, "%d|%q|%q|%d|%s|%q|%d|%s\n", op.kind, op.debit, op.credit,
-			op.amount.Minor(), op.amount.Currency().Code(), op.holdID, exp, op.onExpiry.name)
+			op.amount.Minor(), op.amount.Currency().Code(), op.holdID, exp, string(op.onExpiry))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -469,18 +470,6 @@ func (l *Ledger) AccountByCode(ctx context.Context, code string) (Account, error
 		return err
 	})
 	return a, err
-}
-
-// AccountsByOwner lists the accounts of one owner (a visitor, a merchant),
-// by code.
-func (l *Ledger) AccountsByOwner(ctx context.Context, owner string) ([]Account, error) {
-	var out []Account
-	err := l.tx.transact(ctx, true, func(s store) error {
-		var err error
-		out, err = s.accountsByOwner(ctx, owner)
-		return err
-	})
-	return out, err
 }
 
 func (l *Ledger) account(ctx context.Context, s store, id string) (Account, error) {
@@ -802,59 +791,6 @@ func (l *Ledger) apply(ctx context.Context, s store, p *plan, slotted bool) erro
 		}
 	}
 	return nil
-}
-
-// HoldStatus is where a hold stands.
-type HoldStatus struct{ name string }
-
-// The states of a hold.
-var (
-	HoldPending = HoldStatus{"pending"}
-	HoldPosted  = HoldStatus{"posted"}
-	HoldVoided  = HoldStatus{"voided"}
-	// HoldExpired: ExpireHolds resolved it (see Resolution.Kind for how).
-	HoldExpired = HoldStatus{"expired"}
-)
-
-// String is the status name.
-func (s HoldStatus) String() string { return s.name }
-
-// HoldInfo is a hold and what became of it.
-type HoldInfo struct {
-	Hold   Transfer
-	Status HoldStatus
-	// Resolution is the post or void transfer; zero while pending.
-	Resolution Transfer
-}
-
-// HoldState looks a hold up by its transfer id.
-func (l *Ledger) HoldState(ctx context.Context, id string) (HoldInfo, error) {
-	var info HoldInfo
-	err := l.tx.transact(ctx, true, func(s store) error {
-		t, err := s.transfer(ctx, id)
-		if errors.Is(err, errNoRow) || (err == nil && t.Kind != TransferPending) {
-			return fmt.Errorf("%w: %s", ErrHoldNotFound, id)
-		}
-		if err != nil {
-			return err
-		}
-		r, ok, err := s.resolution(ctx, id)
-		if err != nil {
-			return err
-		}
-		info = HoldInfo{Hold: t, Status: HoldPending}
-		switch {
-		case !ok:
-		case r.Reference == expiryReference(id):
-			info.Status, info.Resolution = HoldExpired, r
-		case r.Kind == TransferPostPending:
-			info.Status, info.Resolution = HoldPosted, r
-		default:
-			info.Status, info.Resolution = HoldVoided, r
-		}
-		return nil
-	})
-	return info, err
 }
 
 // expiryReference is the reference of the operation that resolves an

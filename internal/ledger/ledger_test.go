@@ -19,8 +19,7 @@ import (
 var ctx = context.Background()
 
 // comparable lets go-cmp compare the value types with unexported fields.
-var comparable = cmpopts.EquateComparable(money.Currency{}, money.Amount{}, ledger.Kind{},
-	ledger.TransferKind{}, ledger.ExpiryAction{})
+var comparable = cmpopts.EquateComparable(money.Currency{}, money.Amount{}, ledger.Kind{})
 
 func cny(minor int64) money.Amount { return money.New(minor, money.CNY) }
 
@@ -205,14 +204,14 @@ func TestPostRules(t *testing.T) {
 		{
 			name: "hold counts against available",
 			ops: func(bk *books) []ledger.Op {
-				return []ledger.Op{ledger.Hold(bk.alice.ID, bk.bob.ID, cny(2500), time.Time{}, ledger.ExpiryAction{})}
+				return []ledger.Op{ledger.Hold(bk.alice.ID, bk.bob.ID, cny(2500), time.Time{}, ledger.ExpireNone)}
 			},
 			want: want{Alice: bal{10000, -2500, 7500}, Bob: bal{0, 2500, 0}, Network: bal{10000, 0, 10000}},
 		},
 		{
 			name: "hold beyond available",
 			ops: func(bk *books) []ledger.Op {
-				return []ledger.Op{ledger.Hold(bk.alice.ID, bk.bob.ID, cny(10001), time.Time{}, ledger.ExpiryAction{})}
+				return []ledger.Op{ledger.Hold(bk.alice.ID, bk.bob.ID, cny(10001), time.Time{}, ledger.ExpireNone)}
 			},
 			err: ledger.ErrInsufficientFunds,
 		},
@@ -299,7 +298,7 @@ func TestPostRules(t *testing.T) {
 		{
 			name: "hold expiry without action",
 			ops: func(bk *books) []ledger.Op {
-				return []ledger.Op{ledger.Hold(bk.alice.ID, bk.bob.ID, cny(1), time.Now().Add(time.Hour), ledger.ExpiryAction{})}
+				return []ledger.Op{ledger.Hold(bk.alice.ID, bk.bob.ID, cny(1), time.Now().Add(time.Hour), ledger.ExpireNone)}
 			},
 			err: ledger.ErrInvalidTransfer,
 		},
@@ -423,7 +422,7 @@ func TestIdempotency(t *testing.T) {
 
 func TestHolds(t *testing.T) {
 	noExpiry := func(bk *books, minor int64) ledger.Op {
-		return ledger.Hold(bk.alice.ID, bk.bob.ID, cny(minor), time.Time{}, ledger.ExpiryAction{})
+		return ledger.Hold(bk.alice.ID, bk.bob.ID, cny(minor), time.Time{}, ledger.ExpireNone)
 	}
 	type state struct{ Alice, Bob bal }
 	tests := []struct {
@@ -592,7 +591,7 @@ func TestStatement(t *testing.T) {
 		bk := newBooks(t, b)
 		bk.load(t, bk.alice, 10000)
 		bk.post(t, ledger.Move(bk.alice.ID, bk.bob.ID, cny(2500)))
-		h := bk.post(t, ledger.Hold(bk.alice.ID, bk.bob.ID, cny(1000), time.Time{}, ledger.ExpiryAction{})).Transfers[0]
+		h := bk.post(t, ledger.Hold(bk.alice.ID, bk.bob.ID, cny(1000), time.Time{}, ledger.ExpireNone)).Transfers[0]
 		bk.post(t, ledger.PostHold(h.ID, cny(400)))
 		bk.post(t, ledger.Move(bk.bob.ID, bk.alice.ID, cny(100)))
 

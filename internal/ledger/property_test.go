@@ -203,7 +203,7 @@ func TestPropertyRandomOperationsKeepInvariants(t *testing.T) {
 					d, c := m.pickPair()
 					n := amount.Draw(rt, "amount")
 					h := &modelHold{debit: d, credit: c, amount: n}
-					op := ledger.Hold(m.accounts[d].acct.ID, m.accounts[c].acct.ID, cny(n), time.Time{}, ledger.ExpiryAction{})
+					op := ledger.Hold(m.accounts[d].acct.ID, m.accounts[c].acct.ID, cny(n), time.Time{}, ledger.ExpireNone)
 					if rapid.Bool().Draw(rt, "expires") {
 						h.expires = now.Add(time.Duration(rapid.IntRange(1, 5).Draw(rt, "minutes")) * time.Minute)
 						h.post = rapid.Bool().Draw(rt, "post on expiry")

@@ -3,11 +3,18 @@
 // load, and every credited load by a capture (same STAN/RRN and amount);
 // the same for refunds and unloads. Each mismatch is a Break with what
 // support needs to act on it.
+//
+// Service.Run is the whole daily check (the ledger's invariants, escrow,
+// the settlement match, card refunds against captures); it reads each side
+// through its owner's store and the network's report through Reports, the
+// wire contract of package cardspec, never through the simulator.
+// GET /admin/v1/reconciliation and `inbound recon` both call it.
 package recon
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,21 +22,40 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/inbound-gateway/inbound/gateway/cardnet"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 	"github.com/inbound-gateway/inbound/internal/redact"
 )
 
 // Break is one thing that does not add up.
 type Break struct {
-	Check    string `json:"check"`
-	Rule     string `json:"rule"`
-	Currency string `json:"currency,omitempty"`
-	Account  string `json:"account,omitempty"`
-	Network  string `json:"network,omitempty"`
-	STAN     string `json:"stan,omitempty"`
-	RRN      string `json:"rrn,omitempty"`
-	Object   string `json:"object,omitempty"` // load_... or unl_...
-	Detail   string `json:"detail"`
+	Check    string // ledger, escrow, settlement or card_refunds
+	Rule     string
+	Currency string
+	Account  string // a ledger account code, transfer or hold id
+	Network  string
+	STAN     string
+	RRN      string
+	Object   string // load_..., unl_... or a card id
+	Detail   string
+}
+
+// ObjectID names what the break is about: the object (load, unload, card)
+// or else the ledger account; empty for a whole-currency or whole-escrow
+// rule.
+func (b Break) ObjectID() string {
+	if b.Object != "" {
+		return b.Object
+	}
+	return b.Account
+}
+
+// String is one line for logs and for `inbound recon`.
+func (b Break) String() string {
+	s := b.Check + " " + b.Rule
+	if id := b.ObjectID(); id != "" {
+		s += " " + id
+	}
+	return s + ": " + b.Detail
 }
 
 // The settlement rules.
@@ -56,21 +82,27 @@ func (m Movement) key() string { return m.Kind + "|" + m.Network + "|" + m.STAN 
 
 // Reports fetches a day's settlement report.
 type Reports interface {
-	Settlement(ctx context.Context, day time.Time) (cardnet.Report, error)
+	Settlement(ctx context.Context, day time.Time) (cardspec.SettlementReport, error)
 }
 
-// HTTPReports reads the simulator's GET /v1/settlement.
+// ErrReportUnavailable is a settlement report that could not be fetched:
+// the network did not answer or answered with an error. The API answers
+// 503 service_unavailable: it is worth a retry.
+var ErrReportUnavailable = errors.New("recon: settlement report unavailable")
+
+// HTTPReports reads a card network's GET /v1/settlement (the simulator's
+// or a connector's).
 type HTTPReports struct {
 	BaseURL string
 	Client  *http.Client
 }
 
 // Settlement fetches the report of day (UTC).
-func (h HTTPReports) Settlement(ctx context.Context, day time.Time) (cardnet.Report, error) {
+func (h HTTPReports) Settlement(ctx context.Context, day time.Time) (cardspec.SettlementReport, error) {
 	u := h.BaseURL + "/v1/settlement?date=" + url.QueryEscape(day.UTC().Format(time.DateOnly))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return cardnet.Report{}, err
+		return cardspec.SettlementReport{}, err
 	}
 	c := h.Client
 	if c == nil {
@@ -78,22 +110,22 @@ func (h HTTPReports) Settlement(ctx context.Context, day time.Time) (cardnet.Rep
 	}
 	res, err := c.Do(req)
 	if err != nil {
-		return cardnet.Report{}, fmt.Errorf("recon: settlement report: %w", redact.Err(err))
+		return cardspec.SettlementReport{}, fmt.Errorf("%w: %w", ErrReportUnavailable, redact.Err(err))
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return cardnet.Report{}, fmt.Errorf("recon: settlement report: HTTP %d", res.StatusCode)
+		return cardspec.SettlementReport{}, fmt.Errorf("%w: HTTP %d", ErrReportUnavailable, res.StatusCode)
 	}
-	var r cardnet.Report
+	var r cardspec.SettlementReport
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
-		return cardnet.Report{}, fmt.Errorf("recon: settlement report: %w", err)
+		return cardspec.SettlementReport{}, fmt.Errorf("recon: settlement report: %w", err)
 	}
 	return r, nil
 }
 
 // NetworkSide turns a report into net movements: a reversed capture or
 // refund cancels its original (matched by the original's STAN/RRN).
-func NetworkSide(r cardnet.Report) ([]Movement, error) {
+func NetworkSide(r cardspec.SettlementReport) ([]Movement, error) {
 	net := map[string]*Movement{}
 	var order []string
 	for _, g := range r.Groups {
@@ -103,7 +135,7 @@ func NetworkSide(r cardnet.Report) ([]Movement, error) {
 				return nil, fmt.Errorf("recon: settlement line %s/%s: amount %q", l.STAN, l.RRN, l.Amount)
 			}
 			m := Movement{Kind: l.Type, Network: l.Network, STAN: l.STAN, RRN: l.RRN, Minor: minor, Currency: l.Currency}
-			if l.Type == cardnet.LineReversal {
+			if l.Type == cardspec.LineReversal {
 				m.Kind, m.Minor = l.Reverses, -minor
 				if l.Original != nil {
 					m.STAN, m.RRN = l.Original.STAN, l.Original.RRN
@@ -142,7 +174,7 @@ func Match(network, ledger []Movement) []Break {
 		l, ok := byKey[k]
 		seen[k] = true
 		switch {
-		case !ok && n.Kind == cardnet.LineCapture:
+		case !ok && n.Kind == cardspec.LineCapture:
 			out = append(out, brk(RuleCaptureWithoutCredit, n, "", fmt.Sprintf("the network captured %d %s (minor units) with no credited load", n.Minor, n.Currency)))
 		case !ok:
 			out = append(out, brk(RuleRefundWithoutUnload, n, "", fmt.Sprintf("the network refunded %d %s (minor units) with no succeeded unload", n.Minor, n.Currency)))
@@ -155,7 +187,7 @@ func Match(network, ledger []Movement) []Break {
 			continue
 		}
 		rule, what := RuleCreditWithoutCapture, "credited load"
-		if l.Kind == cardnet.LineRefund {
+		if l.Kind == cardspec.LineRefund {
 			rule, what = RuleUnloadWithoutRefund, "succeeded unload"
 		}
 		out = append(out, brk(rule, l, l.Object, fmt.Sprintf("%s of %d %s (minor units) has no line in the network's settlement", what, l.Minor, l.Currency)))
@@ -165,5 +197,5 @@ func Match(network, ledger []Movement) []Break {
 }
 
 func brk(rule string, m Movement, object, detail string) Break {
-	return Break{Check: "settlement", Rule: rule, Currency: m.Currency, Network: m.Network, STAN: m.STAN, RRN: m.RRN, Object: object, Detail: detail}
+	return Break{Check: CheckSettlement, Rule: rule, Currency: m.Currency, Network: m.Network, STAN: m.STAN, RRN: m.RRN, Object: object, Detail: detail}
 }

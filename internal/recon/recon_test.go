@@ -5,16 +5,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/inbound-gateway/inbound/gateway/cardnet"
+	"github.com/inbound-gateway/inbound/gateway/cardspec"
 )
 
 func TestNetworkSideNetsReversals(t *testing.T) {
-	r := cardnet.Report{Groups: []cardnet.Group{{Network: "visa", Currency: "USD", Lines: []cardnet.Line{
-		{Type: cardnet.LineCapture, Network: "visa", STAN: "1", RRN: "A", Amount: "1000", Currency: "USD"},
-		{Type: cardnet.LineCapture, Network: "visa", STAN: "2", RRN: "B", Amount: "500", Currency: "USD"},
-		{Type: cardnet.LineReversal, Reverses: cardnet.LineCapture, Network: "visa", STAN: "9", RRN: "Z", Amount: "500", Currency: "USD",
-			Original: &cardnet.Original{MTI: "0200", STAN: "2", RRN: "B"}},
-		{Type: cardnet.LineRefund, Network: "visa", STAN: "3", RRN: "C", Amount: "200", Currency: "USD"},
+	r := cardspec.SettlementReport{Groups: []cardspec.SettlementGroup{{Network: "visa", Currency: "USD", Lines: []cardspec.SettlementLine{
+		{Type: cardspec.LineCapture, Network: "visa", STAN: "1", RRN: "A", Amount: "1000", Currency: "USD"},
+		{Type: cardspec.LineCapture, Network: "visa", STAN: "2", RRN: "B", Amount: "500", Currency: "USD"},
+		{Type: cardspec.LineReversal, Reverses: cardspec.LineCapture, Network: "visa", STAN: "9", RRN: "Z", Amount: "500", Currency: "USD",
+			Original: &cardspec.Original{MTI: "0200", STAN: "2", RRN: "B"}},
+		{Type: cardspec.LineRefund, Network: "visa", STAN: "3", RRN: "C", Amount: "200", Currency: "USD"},
 	}}}}
 	got, err := NetworkSide(r)
 	if err != nil {
@@ -27,7 +27,7 @@ func TestNetworkSideNetsReversals(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("net movements (-want +got):\n%s", diff)
 	}
-	bad := cardnet.Report{Groups: []cardnet.Group{{Lines: []cardnet.Line{{Type: "capture", Amount: "1.5"}}}}}
+	bad := cardspec.SettlementReport{Groups: []cardspec.SettlementGroup{{Lines: []cardspec.SettlementLine{{Type: "capture", Amount: "1.5"}}}}}
 	if _, err := NetworkSide(bad); err == nil {
 		t.Fatal("a non-integer amount was accepted")
 	}

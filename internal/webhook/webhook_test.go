@@ -70,18 +70,6 @@ func TestCheckURLRefusesPrivateTargets(t *testing.T) {
 	}
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // receiver checks every signature and counts deliveries by event id.
 type receiver struct {
 	t       *testing.T
@@ -118,10 +106,10 @@ func TestOutboxDeliversEveryEventAcrossFailuresAndRestarts(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
-		clk := &clock{t: time.Now().UTC()}
+		clk := testenv.NewClock(time.Now().UTC())
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		newSvc := func() *webhook.Service {
-			return webhook.New(b.DB, v, log, webhook.Options{AllowPrivate: true, Now: clk.now, Timeout: 2 * time.Second})
+			return webhook.New(b.DB, v, log, webhook.Options{AllowPrivate: true, Now: clk.Now, Timeout: 2 * time.Second})
 		}
 		svc := newSvc()
 		authSvc := auth.NewService(auth.NewStore(b.DB))
@@ -171,7 +159,7 @@ func TestOutboxDeliversEveryEventAcrossFailuresAndRestarts(t *testing.T) {
 		if n, _ := svc.DispatchOnce(ctx); n != 0 {
 			t.Fatalf("retried before backoff: %d", n)
 		}
-		clk.add(webhook.Backoff[0] + time.Second)
+		clk.Add(webhook.Backoff[0] + time.Second)
 		svc = newSvc() // a restart: the state is in the database
 		if n, err := svc.DispatchOnce(ctx); err != nil || n != 2 {
 			t.Fatalf("second round: %d %v", n, err)
@@ -200,8 +188,8 @@ func TestDeliveryGivesUpAfterAboutADay(t *testing.T) {
 	b := testenv.Embedded(t)
 	ctx := context.Background()
 	v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
-	clk := &clock{t: time.Now().UTC()}
-	svc := webhook.New(b.DB, v, slog.New(slog.NewTextHandler(io.Discard, nil)), webhook.Options{AllowPrivate: true, Now: clk.now})
+	clk := testenv.NewClock(time.Now().UTC())
+	svc := webhook.New(b.DB, v, slog.New(slog.NewTextHandler(io.Discard, nil)), webhook.Options{AllowPrivate: true, Now: clk.Now})
 	_, _, _ = auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, "ptn_w", "W", "")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
 	defer srv.Close()
@@ -220,7 +208,7 @@ func TestDeliveryGivesUpAfterAboutADay(t *testing.T) {
 			t.Fatalf("round %d: %d %v", i, n, err)
 		}
 		if i < len(webhook.Backoff) {
-			clk.add(webhook.Backoff[i])
+			clk.Add(webhook.Backoff[i])
 			total += webhook.Backoff[i]
 		}
 	}
@@ -239,9 +227,9 @@ func TestFanOutAtDispatchTime(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
 		ctx := context.Background()
 		v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
-		clk := &clock{t: time.Now().UTC()}
+		clk := testenv.NewClock(time.Now().UTC())
 		newSvc := func() *webhook.Service {
-			return webhook.New(b.DB, v, slog.New(slog.DiscardHandler), webhook.Options{AllowPrivate: true, Now: clk.now, Batch: 7})
+			return webhook.New(b.DB, v, slog.New(slog.DiscardHandler), webhook.Options{AllowPrivate: true, Now: clk.Now, Batch: 7})
 		}
 		svc := newSvc()
 		if _, _, err := auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, "ptn_f", "F", ""); err != nil {

@@ -1,10 +1,10 @@
-// Command ledgerbench measures the ledger's transfers per second on a real
-// PostgreSQL, for scripts/bench-ledger.sh: a fixed number of clients post
-// one-transfer batches for a fixed time, either between random constrained
-// accounts ("uniform") or from random accounts into one hot account
-// ("hot"). It prints one line per mode and checks the ledger's invariants
-// afterwards. It creates its accounts in the database it is given, which
-// should be a scratch database.
+// The ledger benchmark (`inbound-bench ledger`, scripts/bench-ledger.sh):
+// the ledger's transfers per second on a real PostgreSQL. A fixed number
+// of clients post one-transfer batches for a fixed time, either between
+// random constrained accounts ("uniform") or from random accounts into one
+// hot account ("hot"). It prints one line per mode and checks the
+// ledger's invariants afterwards.
+
 package main
 
 import (
@@ -14,29 +14,16 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "ledgerbench:", err)
-		os.Exit(1)
-	}
-}
-
-type config struct {
+type ledgerConfig struct {
 	url      string
 	clients  int
 	duration time.Duration
@@ -45,10 +32,10 @@ type config struct {
 	modes    []string
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ledgerbench", flag.ContinueOnError)
+func runLedger(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ledger", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c config
+	var c ledgerConfig
 	var modes string
 	fs.StringVar(&c.url, "db", getenv("LEDGERBENCH_DATABASE_URL"), "postgres:// URL of a scratch database")
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients (and pool connections)")
@@ -60,29 +47,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	c.modes = strings.Split(modes, ",")
-	if !strings.HasPrefix(c.url, "postgres://") {
-		return errors.New("-db must be a postgres:// URL")
-	}
-	d, err := db.Open(ctx, db.Options{URL: c.url, MaxOpenConns: c.clients + 2})
+	d, err := openScratch(ctx, c.url, c.clients)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if _, err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	l := ledger.New(d)
 	start := time.Now()
-	accts, hot, err := setup(ctx, l, c)
+	accts, hot, err := setupLedger(ctx, l, c)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
 	fmt.Fprintf(stderr, "setup: %d accounts in %s\n", len(accts), time.Since(start).Round(time.Millisecond))
 	for _, mode := range c.modes {
-		if err := d.Gorm.WithContext(ctx).Exec("CHECKPOINT").Error; err != nil {
+		if err := checkpoint(ctx, d); err != nil {
 			return err
 		}
-		r, err := measure(ctx, l, c, mode, accts, hot)
+		r, err := measureLedger(ctx, l, c, mode, accts, hot)
 		if err != nil {
 			return err
 		}
@@ -103,11 +84,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // setup creates the accounts once (EnsureAccount is idempotent) and funds
 // every constrained account far beyond what a run can spend.
-func setup(ctx context.Context, l *ledger.Ledger, c config) ([]string, string, error) {
+func setupLedger(ctx context.Context, l *ledger.Ledger, c ledgerConfig) ([]string, string, error) {
 	network, err := l.EnsureAccount(ctx, ledger.AccountSpec{Code: "network:bench:CNY", Currency: money.CNY, Kind: ledger.Asset, Slots: c.slots})
 	if err != nil {
 		return nil, "", err
@@ -152,14 +131,7 @@ func setup(ctx context.Context, l *ledger.Ledger, c config) ([]string, string, e
 	return ids, hot.ID, first
 }
 
-type result struct {
-	ok, refused, errors int64
-	elapsed             time.Duration
-	p50, p99            time.Duration
-	firstErr            error
-}
-
-func measure(ctx context.Context, l *ledger.Ledger, c config, mode string, accts []string, hot string) (result, error) {
+func measureLedger(ctx context.Context, l *ledger.Ledger, c ledgerConfig, mode string, accts []string, hot string) (result, error) {
 	if mode != "uniform" && mode != "hot" {
 		return result{}, fmt.Errorf("unknown mode %q", mode)
 	}
@@ -211,10 +183,5 @@ func measure(ctx context.Context, l *ledger.Ledger, c config, mode string, accts
 		})
 	}
 	wg.Wait()
-	res := result{ok: ok.Load(), refused: ref.Load(), errors: failed.Load(), elapsed: time.Since(start), firstErr: firstErr}
-	slices.Sort(latencies)
-	if n := len(latencies); n > 0 {
-		res.p50, res.p99 = latencies[n/2], latencies[n*99/100]
-	}
-	return res, nil
+	return newResult(ok.Load(), ref.Load(), failed.Load(), time.Since(start), firstErr, latencies), nil
 }

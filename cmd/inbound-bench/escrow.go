@@ -1,13 +1,13 @@
-// Command escrowbench measures escrow movements per second on a real
-// PostgreSQL, for scripts/bench-escrow.sh. Each client loops: create a
-// payment (a hold), then confirm it (a release) or, one time in ten, refund
-// it; each of those is one movement, through escrow.Service, the production
-// path (gorm, the ledger, the outbox event, one transaction each). Mode
-// "uniform" pays random merchants, "hot" pays one merchant. With -rate, the
-// clients together are limited to that many movements per second (for the
-// latency at 80 % of the peak). It creates its data in the database it is
-// given, which should be a scratch database, and checks the ledger and the
-// escrow reconciliation afterwards.
+// The escrow benchmark (`inbound-bench escrow`, scripts/bench-escrow.sh):
+// escrow movements per second on a real PostgreSQL. Each client loops:
+// create a payment (a hold), then confirm it (a release) or, one time in
+// ten, refund it; each of those is one movement, through escrow.Service,
+// the production path (gorm, the ledger, the outbox event, one transaction
+// each). Mode "uniform" pays random merchants, "hot" pays one merchant.
+// With -rate, the clients together are limited to that many movements per
+// second (for the latency at 80 % of the peak). It checks the ledger and
+// the escrow reconciliation afterwards.
+
 package main
 
 import (
@@ -19,9 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,16 +34,7 @@ import (
 	"github.com/inbound-gateway/inbound/prepaid"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "escrowbench:", err)
-		os.Exit(1)
-	}
-}
-
-type config struct {
+type escrowConfig struct {
 	url       string
 	clients   int
 	duration  time.Duration
@@ -58,10 +47,10 @@ type config struct {
 
 const partner = "ptn_bench"
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("escrowbench", flag.ContinueOnError)
+func runEscrow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("escrow", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c config
+	var c escrowConfig
 	var modes string
 	fs.StringVar(&c.url, "db", getenv("ESCROWBENCH_DATABASE_URL"), "postgres:// URL of a scratch database")
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients (and pool connections)")
@@ -76,17 +65,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	c.modes = strings.Split(modes, ",")
-	if !strings.HasPrefix(c.url, "postgres://") {
-		return errors.New("-db must be a postgres:// URL")
-	}
-	d, err := db.Open(ctx, db.Options{URL: c.url, MaxOpenConns: c.clients + 2})
+	d, err := openScratch(ctx, c.url, c.clients)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if _, err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	l := ledger.New(d)
 	o := escrow.DefaultOptions()
 	o.PayableShards = c.shards
@@ -96,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	start := time.Now()
-	vis, mers, err := setup(ctx, d, l, s, c)
+	vis, mers, err := setupEscrow(ctx, d, l, s, c)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
@@ -113,10 +96,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer pprof.StopCPUProfile()
 	}
 	for _, mode := range c.modes {
-		if err := d.Gorm.WithContext(ctx).Exec("CHECKPOINT").Error; err != nil {
+		if err := checkpoint(ctx, d); err != nil {
 			return err
 		}
-		r, err := measure(ctx, s, c, mode, vis, mers)
+		r, err := measureEscrow(ctx, s, c, mode, vis, mers)
 		if err != nil {
 			return err
 		}
@@ -144,11 +127,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // setup opens and funds the visitors and creates the merchants; the first
 // merchant is the hot one.
-func setup(ctx context.Context, d *db.DB, l *ledger.Ledger, s *escrow.Service, c config) ([]string, []string, error) {
+func setupEscrow(ctx context.Context, d *db.DB, l *ledger.Ledger, s *escrow.Service, c escrowConfig) ([]string, []string, error) {
 	network, err := l.EnsureAccount(ctx, ledger.AccountSpec{Code: "network:bench:CNY", Currency: money.CNY, Kind: ledger.Asset, Slots: 64})
 	if err != nil {
 		return nil, nil, err
@@ -210,14 +191,7 @@ func fundVisitor(ctx context.Context, d *db.DB, l *ledger.Ledger, pre *prepaid.S
 	return vis, err
 }
 
-type result struct {
-	ok, refused, errors int64
-	elapsed             time.Duration
-	p50, p99            time.Duration
-	firstErr            error
-}
-
-func measure(ctx context.Context, s *escrow.Service, c config, mode string, vis, mers []string) (result, error) {
+func measureEscrow(ctx context.Context, s *escrow.Service, c escrowConfig, mode string, vis, mers []string) (result, error) {
 	if mode != "uniform" && mode != "hot" {
 		return result{}, fmt.Errorf("unknown mode %q", mode)
 	}
@@ -300,10 +274,5 @@ func measure(ctx context.Context, s *escrow.Service, c config, mode string, vis,
 		})
 	}
 	wg.Wait()
-	res := result{ok: ok.Load(), refused: ref.Load(), errors: failed.Load(), elapsed: time.Since(start), firstErr: firstErr}
-	slices.Sort(latencies)
-	if n := len(latencies); n > 0 {
-		res.p50, res.p99 = latencies[n/2], latencies[n*99/100]
-	}
-	return res, nil
+	return newResult(ok.Load(), ref.Load(), failed.Load(), time.Since(start), firstErr, latencies), nil
 }
