@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,7 +112,6 @@ func (s *Server) adminLedgerTransfers(c *gin.Context) {
 // against credited loads and succeeded unloads, and refunds to each card
 // against its captures (all days). {"breaks": []} is clean.
 func (s *Server) reconciliation(c *gin.Context) {
-	ctx := c.Request.Context()
 	day := s.Now().UTC()
 	if d := c.Query("date"); d != "" {
 		t, err := time.Parse(time.DateOnly, d)
@@ -121,19 +121,29 @@ func (s *Server) reconciliation(c *gin.Context) {
 		}
 		day = t
 	}
-	breaks := []recon.Break{}
-	lb, err := s.Ledger.Verify(ctx)
+	breaks, err := s.Reconcile(c.Request.Context(), day)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	s.respond(c, http.StatusOK, gin.H{"object": "reconciliation", "date": day.Format(time.DateOnly), "checked_at": s.Now(), "breaks": breaks})
+}
+
+// Reconcile runs every reconciliation check for day (the admin API's
+// GET /admin/v1/reconciliation and the support console share it) and
+// returns the breaks; none is clean.
+func (s *Server) Reconcile(ctx context.Context, day time.Time) ([]recon.Break, error) {
+	breaks := []recon.Break{}
+	lb, err := s.Ledger.Verify(ctx)
+	if err != nil {
+		return nil, err
 	}
 	for _, b := range lb {
 		breaks = append(breaks, recon.Break{Check: "ledger", Rule: b.Rule, Currency: b.Currency, Account: b.Account, Detail: b.Detail})
 	}
 	held, err := s.Escrow.EscrowHeld(ctx)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	if held.LedgerHeld != held.PaymentsHeld {
 		breaks = append(breaks, recon.Break{Check: "escrow", Rule: "escrow_held_equals_open_payments", Currency: "CNY",
@@ -144,25 +154,20 @@ func (s *Server) reconciliation(c *gin.Context) {
 	}
 	report, err := s.Settlement.Settlement(ctx, day)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	network, err := recon.NetworkSide(report)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	ledgerSide, err := recon.LedgerSide(ctx, s.DB, day)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
 	breaks = append(breaks, recon.Match(network, ledgerSide)...)
 	cards, err := recon.CardRefunds(ctx, s.DB)
 	if err != nil {
-		s.fail(c, err)
-		return
+		return nil, err
 	}
-	breaks = append(breaks, cards...)
-	s.respond(c, http.StatusOK, gin.H{"object": "reconciliation", "date": day.Format(time.DateOnly), "checked_at": s.Now(), "breaks": breaks})
+	return append(breaks, cards...), nil
 }
