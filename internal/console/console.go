@@ -106,7 +106,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if r.Method == http.MethodPost && !sameOrigin(r) {
@@ -117,14 +117,12 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // sameOrigin refuses a POST whose Origin names another host (browsers send
-// Origin on every POST); a request without one is left to the CSRF token.
+// Origin on every POST); a request without one, or with the opaque "null"
+// of some privacy settings, is left to the CSRF token.
 func sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
-	if o == "" {
+	if o == "" || o == "null" {
 		return true
-	}
-	if o == "null" {
-		return false
 	}
 	return o == "http://"+r.Host || o == "https://"+r.Host
 }

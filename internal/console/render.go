@@ -40,18 +40,18 @@ func (v view) Can(role string) bool {
 type pages struct{ set map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"v":     visible,
-	"cny":   formatAmount,
-	"utc":   formatUTC,
-	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"age":   age,
-	"join":  strings.Join,
-	"ptime": func(t *time.Time) time.Time { return derefTime(t) },
+	"v":         visible,
+	"cny":       formatAmount,
+	"utc":       formatUTC,
+	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"age":       age,
+	"join":      strings.Join,
+	"ptime":     func(t *time.Time) time.Time { return derefTime(t) },
 	"list":      func(s ...string) []string { return s },
 	"hasPrefix": strings.HasPrefix,
 	"visitorOf": func(code string) string { return strings.TrimSuffix(strings.TrimPrefix(code, "visitor:"), ":prepaid") },
 	"linkify":   linkify,
-	"dict": func(errs map[string]string, name string) fieldRef { return fieldRef{Errs: errs, Name: name} },
+	"dict":      func(errs map[string]string, name string) fieldRef { return fieldRef{Errs: errs, Name: name} },
 }
 
 // fieldRef is what the "ferr" template needs: the form's errors and the
