@@ -330,6 +330,7 @@ func (p *person) screenshot(name string) {
 	if !*updateScreenshots || p.e.b.Name != "embedded" {
 		return
 	}
+	p.do("viewport", chromedp.EmulateViewport(1280, 800))
 	png := run(p, "screenshot", chromedp.CaptureScreenshot())
 	path := filepath.Join("..", "..", "docs", "console", name+".png")
 	if err := os.WriteFile(path, png, 0o600); err != nil {
@@ -346,4 +347,3 @@ func (e *env) auditActions(target string) []string {
 	}
 	return out
 }
-
