@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -238,5 +237,3 @@ func withParam(err error, param string) error {
 	}
 	return paramed{err: err, param: param}
 }
-
-var errNotAllowed = errors.New("console: role too low")

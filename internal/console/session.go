@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/inbound-gateway/inbound/internal/auth"
 )
 
@@ -62,6 +60,7 @@ func randomID() string {
 }
 
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	//nolint:gosec // Secure is set whenever the request came over TLS; the admin listener may be plain HTTP behind a TLS proxy or on localhost
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
@@ -88,13 +87,12 @@ func (c *Console) currentSession(ctx context.Context, r *http.Request) (session,
 	if err != nil || len(ck.Value) != 64 {
 		return session{}, errNoSession
 	}
-	var row sessionRow
-	err = c.api.DB.WithContext(ctx).Where("id_hash = ?", hashID(ck.Value)).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return session{}, errNoSession
-	}
+	row, found, err := c.sessionByHash(ctx, hashID(ck.Value))
 	if err != nil {
-		return session{}, fmt.Errorf("console: session: %w", err)
+		return session{}, err
+	}
+	if !found {
+		return session{}, errNoSession
 	}
 	now := c.now()
 	if now.After(row.ExpiresAt) || now.Sub(row.LastSeenAt) > c.opt.IdleTimeout {
@@ -128,8 +126,6 @@ func checkCSRF(r *http.Request, want string) bool {
 	got := r.PostFormValue("csrf")
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
-
-type sessionKey struct{}
 
 // signedIn wraps a handler that needs a session: without one, a GET goes
 // to the sign-in page and anything else is refused; every POST needs the
