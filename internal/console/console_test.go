@@ -387,3 +387,27 @@ func TestAuditLogFilterAndCSV(t *testing.T) {
 		}
 	})
 }
+
+// TestRotationOrDisableEndsSessions: a session stops when its member's
+// token is rotated (by any path) or the member is disabled.
+func TestRotationOrDisableEndsSessions(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := newEnv(t, b)
+		ana, anaTok := e.staff(auth.Agent, "Ana Agent")
+		bo, boTok := e.staff(auth.Agent, "Bo Agent")
+		pa, pb := e.person(), e.person()
+		pa.signIn(anaTok)
+		pb.signIn(boTok)
+		ctx := context.Background()
+		if _, _, err := e.srv.Auth.RotateStaffToken(ctx, ana.ID, "system:test", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.Auth.DisableStaff(ctx, bo.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*person{pa, pb} {
+			p.open("/console/")
+			p.contains("h1", "Sign in")
+		}
+	})
+}

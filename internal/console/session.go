@@ -25,6 +25,7 @@ const (
 type sessionRow struct {
 	IDHash     string    `gorm:"column:id_hash;primaryKey"`
 	StaffID    string    `gorm:"column:staff_id"`
+	TokenHash  string    `gorm:"column:token_hash"`
 	CreatedAt  time.Time `gorm:"column:created_at"`
 	LastSeenAt time.Time `gorm:"column:last_seen_at"`
 	ExpiresAt  time.Time `gorm:"column:expires_at"`
@@ -65,11 +66,12 @@ func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
-// startSession stores a new session for st and sets its cookie.
-func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, st auth.Staff) error {
+// startSession stores a new session for st, signed in with token, and
+// sets its cookie.
+func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, st auth.Staff, token string) error {
 	id := randomID()
 	now := c.now()
-	row := sessionRow{IDHash: hashID(id), StaffID: st.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.opt.MaxAge)}
+	row := sessionRow{IDHash: hashID(id), StaffID: st.ID, TokenHash: auth.Hash(token), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.opt.MaxAge)}
 	if err := c.api.DB.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("console: start session: %w", err)
 	}
@@ -81,7 +83,8 @@ var errNoSession = errors.New("console: no session")
 
 // currentSession returns the request's live session: the cookie names a
 // stored session that is neither idle too long nor past its lifetime, of a
-// staff member who is still active. A session that has lapsed is deleted.
+// staff member who is still active and still holds the token the session
+// was opened with. A session that has lapsed is deleted.
 func (c *Console) currentSession(ctx context.Context, r *http.Request) (session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || len(ck.Value) != 64 {
@@ -99,8 +102,11 @@ func (c *Console) currentSession(ctx context.Context, r *http.Request) (session,
 		c.endSession(ctx, ck.Value)
 		return session{}, errNoSession
 	}
-	st, err := c.api.Auth.StaffMember(ctx, row.StaffID)
-	if err != nil || st.Status != "active" {
+	st, ok, err := c.stillValid(ctx, row)
+	if err != nil {
+		return session{}, err
+	}
+	if !ok {
 		c.endSession(ctx, ck.Value)
 		return session{}, errNoSession
 	}
@@ -113,6 +119,24 @@ func (c *Console) currentSession(ctx context.Context, r *http.Request) (session,
 		}
 	}
 	return session{staff: st, id: ck.Value}, nil
+}
+
+// stillValid reads the session's staff member and reports whether the
+// member is active and still holds the token the session was opened with:
+// a rotation (console, API or CLI) or a disable ends the sessions.
+func (c *Console) stillValid(ctx context.Context, row sessionRow) (auth.Staff, bool, error) {
+	st, err := c.api.Auth.StaffMember(ctx, row.StaffID)
+	if errors.Is(err, auth.ErrNotFound) {
+		return auth.Staff{}, false, nil
+	}
+	if err != nil {
+		return auth.Staff{}, false, err
+	}
+	if st.Status != "active" {
+		return st, false, nil
+	}
+	n, err := c.count(ctx, "staff", "id = ? AND token_hash = ?", row.StaffID, row.TokenHash)
+	return st, n == 1, err
 }
 
 func (c *Console) endSession(ctx context.Context, id string) {
@@ -192,7 +216,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	if old, err := r.Cookie(sessionCookie); err == nil {
 		c.endSession(r.Context(), old.Value)
 	}
-	if err := c.startSession(r.Context(), w, r, st); err != nil {
+	if err := c.startSession(r.Context(), w, r, st, r.PostFormValue("token")); err != nil {
 		c.fail(w, r, err)
 		return
 	}
