@@ -411,3 +411,34 @@ func TestRotationOrDisableEndsSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateStaffShowsTokenOnce: a supervisor creates an agent; the token
+// is shown once, with a copy button, and signs the new agent in.
+func TestCreateStaffShowsTokenOnce(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := newEnv(t, b)
+		_, tok := e.staff(auth.Supervisor, "Sue Supervisor")
+		p := e.person()
+		p.signIn(tok)
+		p.open("/console/staff")
+		p.contains("#staff", "Sue Supervisor", "supervisor")
+		p.contains("#partners", "Test partner")
+		p.screenshot("staff")
+		p.submit(`a[href="/console/act/staff.create"]`, "#action-form")
+		p.fill("#f-name", "Nia New")
+		p.choose("#f-role", "agent")
+		p.fill("#f-reason", "new hire, ticket 88")
+		p.submit("#action-form button", "#preview")
+		p.submit("#confirm", "#secret-value")
+		if !p.has(`button[data-copy="secret-value"]`) {
+			t.Fatal("no copy button")
+		}
+		token := p.text("#secret-value")
+		if !strings.HasPrefix(token, "st_") {
+			t.Fatalf("token %q", token)
+		}
+		nia := e.person()
+		nia.signIn(token)
+		nia.contains("#who", "Nia New", "agent")
+	})
+}

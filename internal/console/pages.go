@@ -11,6 +11,7 @@ import (
 
 	"github.com/inbound-gateway/inbound/gateway"
 	"github.com/inbound-gateway/inbound/internal/adjustment"
+	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/kyc"
@@ -573,6 +574,21 @@ func (c *Console) jobs(w http.ResponseWriter, r *http.Request, s session) {
 	c.page(w, r, s, "jobs", "Background jobs", jobsData{Now: c.now(), Jobs: js})
 }
 
+type directoryData struct {
+	Staff    []memberRow
+	Partners []partnerRow
+}
+
+// staffPage lists partners and staff (supervisors only) with their actions.
 func (c *Console) staffPage(w http.ResponseWriter, r *http.Request, s session) {
-	c.page(w, r, s, "staff", "Partners and staff", nil)
+	if !s.staff.Role.Allows(auth.Supervisor) {
+		c.renderError(w, r, http.StatusForbidden, "This page needs the supervisor role.")
+		return
+	}
+	ms, ps, err := c.directory(r.Context())
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.page(w, r, s, "staff", "Partners and staff", directoryData{Staff: ms, Partners: ps})
 }

@@ -181,3 +181,30 @@ func (c *Console) pluck(ctx context.Context, table, column, where string, args .
 	}
 	return out, nil
 }
+
+// memberRow and partnerRow are the directory of the partners and staff
+// page (no secrets: only ids, names, roles and statuses).
+type memberRow struct {
+	ID     string `gorm:"column:id"`
+	Name   string `gorm:"column:name"`
+	Role   string `gorm:"column:role"`
+	Status string `gorm:"column:status"`
+}
+
+type partnerRow struct {
+	ID     string `gorm:"column:id"`
+	Name   string `gorm:"column:name"`
+	Status string `gorm:"column:status"`
+}
+
+func (c *Console) directory(ctx context.Context) ([]memberRow, []partnerRow, error) {
+	var ms []memberRow
+	if err := c.api.DB.WithContext(ctx).Table("staff").Select("id, name, role, status").Order("id").Limit(500).Find(&ms).Error; err != nil {
+		return nil, nil, fmt.Errorf("console: staff: %w", err)
+	}
+	var ps []partnerRow
+	if err := c.api.DB.WithContext(ctx).Table("partners").Select("id, name, status").Order("id").Limit(500).Find(&ps).Error; err != nil {
+		return nil, nil, fmt.Errorf("console: partners: %w", err)
+	}
+	return ms, ps, nil
+}
