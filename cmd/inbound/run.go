@@ -26,6 +26,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/config"
+	"github.com/inbound-gateway/inbound/internal/console"
 	"github.com/inbound-gateway/inbound/internal/datadir"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/httpapi"
@@ -612,6 +613,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		IdempotencyLockTTL: cfg.IdempotencyLockTTL,
 	})
 	if err != nil {
+		return err
+	}
+	// The support console, under /console on the admin listener.
+	if srv.Console, err = console.New(srv, console.Options{}); err != nil {
 		return err
 	}
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -169,4 +170,15 @@ func reconciliationBody(res recon.Result) reconciliationResponse {
 		out.ByRule = append(out.ByRule, reconRuleResponse{Rule: r.Rule, Count: r.Count, Objects: r.Objects})
 	}
 	return out
+}
+
+// Reconcile runs every reconciliation check for day (recon.Service, which
+// the admin API's GET /admin/v1/reconciliation also runs) and returns the
+// breaks; none is clean. The support console shows them.
+func (s *Server) Reconcile(ctx context.Context, day time.Time) ([]recon.Break, error) {
+	res, err := s.recon.Run(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	return res.Breaks, nil
 }

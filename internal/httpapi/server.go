@@ -82,6 +82,10 @@ type Deps struct {
 	// so a request whose process died blocks its retries at most this
 	// long; 0 is 10 s.
 	IdempotencyLockTTL time.Duration
+	// Console is the support console (internal/console), served under
+	// /console on the admin listener; nil serves none. It is set after
+	// NewServer, since the console is built over the server.
+	Console http.Handler
 }
 
 // Server holds the shared state of both routers.
@@ -210,6 +214,11 @@ func (s *Server) Admin() http.Handler {
 		r.GET("/metrics", gin.WrapH(s.metrics.handler))
 	}
 	s.adminRoutes(r)
+	if s.Console != nil {
+		h := gin.WrapH(s.Console)
+		r.Any("/console", h)
+		r.Any("/console/*path", h)
+	}
 	return r
 }
 
