@@ -55,6 +55,9 @@ commands:
   keys status                           count the sealed values under each master key id
   keys reseal [-batch N]                re-encrypt every sealed value under the current master key
   config                                print the configuration with secrets masked
+  seed [-visitors N] [-workers W] [-chunk C] [-days D] [-cardnet-data DIR]
+                                        fill PostgreSQL with synthetic, valid data (about 12 ledger
+                                        entries per visitor) for measurements at scale (docs/BENCHMARKS.md)
   load [-scenario S] [-clients N] [-duration D] [-faults F] [-report DIR]
                                         load, soak and chaos test; prints a JSON verdict (see docs/RELIABILITY.md)
   testdata passport [-surname S] [-given G] [-nationality N] [-sex M|F|X]
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCmd(ctx, cfg, log, args, stdout)
 	case "load":
 		return loadCmd(ctx, args, stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, cfg, log, args, stdout, stderr)
 	case "config":
 		fmt.Fprint(stdout, cfg.String())
 		return nil

@@ -274,6 +274,12 @@ func checkAmount(a money.Amount) error {
 
 // fingerprint identifies a batch's content, so a replay of the reference
 // can be told from a different operation that reuses it.
+// Fingerprint is the digest of the batch's content stored with its
+// reference: a repeat of the reference with the same fingerprint is a
+// replay. Bulk writers that bypass Post (internal/seed) store it too, so
+// posting one of their references again behaves as for any other batch.
+func (b Batch) Fingerprint() string { return b.fingerprint() }
+
 func (b Batch) fingerprint() string {
 	h := sha256.New()
 	for _, op := range b.Ops {
