@@ -111,10 +111,10 @@ const maxVisitors = 99_999_999
 // Result counts what a seed wrote.
 type Result struct {
 	Visitors, Cards, Loads, Payments, Refunds int64
-	Transfers, Operations, Accounts          int64
-	Events, Deliveries, Audit, NetworkCalls  int64
-	PartnerID                                string
-	Elapsed                                  time.Duration
+	Transfers, Operations, Accounts           int64
+	Events, Deliveries, Audit, NetworkCalls   int64
+	PartnerID                                 string
+	Elapsed                                   time.Duration
 }
 
 // Entries is the number of ledger entries: each transfer is a debit entry
