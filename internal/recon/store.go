@@ -54,14 +54,17 @@ func CardRefunds(ctx context.Context, d *db.DB) ([]Break, error) {
 		CardID, Currency   string
 		Refunded, Captured int64
 	}
-	err := d.WithContext(ctx).Raw(`SELECT u.card_id, u.currency, u.refunded, COALESCE(l.captured, 0) AS captured
+	// The captures are summed per refunded card through prepaid_loads_card
+	// (card_id, status), not aggregated over every load ever made: the
+	// refunded cards are few, the loads are the largest table but one.
+	err := d.WithContext(ctx).Raw(`SELECT card_id, currency, refunded, captured FROM (
+		SELECT u.card_id, u.currency, u.refunded,
+		       COALESCE((SELECT SUM(l.charged_minor) FROM prepaid_loads l
+		                 WHERE l.card_id = u.card_id AND l.status = 'succeeded' AND l.charged_currency = u.currency), 0) AS captured
 		FROM (SELECT card_id, refund_currency AS currency, SUM(refund_minor) AS refunded FROM prepaid_unloads
-		      WHERE status = 'succeeded' AND refund_minor > 0 GROUP BY card_id, refund_currency) u
-		LEFT JOIN (SELECT card_id, charged_currency AS currency, SUM(charged_minor) AS captured FROM prepaid_loads
-		      WHERE status = 'succeeded' GROUP BY card_id, charged_currency) l
-		ON l.card_id = u.card_id AND l.currency = u.currency
-		WHERE u.refunded > COALESCE(l.captured, 0)
-		ORDER BY u.card_id, u.currency`).Scan(&rows).Error
+		      WHERE status = 'succeeded' AND refund_minor > 0 GROUP BY card_id, refund_currency) u) r
+		WHERE refunded > captured
+		ORDER BY card_id, currency`).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("recon: card refunds: %w", err)
 	}
