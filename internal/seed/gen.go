@@ -215,16 +215,18 @@ func (w *worker) event(c *chunk, typ, object, objectID string, at time.Time, fie
 	c.n.events++
 }
 
-// visitor writes seeded visitor i and everything it did.
+// visitor writes seeded visitor i (of this run; First+i overall) and
+// everything it did.
 func (w *worker) visitor(c *chunk, i int) {
 	o := w.o
+	g := o.First + i
 	r := mrand.New(mrand.NewPCG(o.Seed, uint64(i))) //nolint:gosec // synthetic amounts and states, nothing secret
 	// Visitors arrive evenly over Days, ending settleDays before Now, so
 	// every release and refund below lies in the past.
 	span := time.Duration(o.Days) * 24 * time.Hour
 	start := o.Now.Add(-span - settleDays*24*time.Hour)
 	t0 := start.Add(time.Duration(int64(span) / int64(o.Visitors) * int64(i))).Truncate(time.Microsecond)
-	state, number := Passport(i)
+	state, number := Passport(g)
 	visID := w.id("vis", t0)
 	sur, giv := surnames[r.IntN(len(surnames))], givens[r.IntN(len(givens))]
 	dob := time.Date(1950+r.IntN(50), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
@@ -240,7 +242,7 @@ func (w *worker) visitor(c *chunk, i int) {
 
 	// Card, verified.
 	tc := t0.Add(time.Minute)
-	pan := PAN(i)
+	pan := PAN(g)
 	cardID := w.id("card", tc)
 	c.add("cards", cardID, w.f.partnerID, visID, "verified", "visa", pan[:6], pan[len(pan)-4:], int32(1+i%12), int32(o.Now.Year()+3),
 		"US", "USD", w.v.Seal(panLabel, []byte(pan)), w.v.Index(panLabel, pan), 1.0, tc, tc)
@@ -255,12 +257,12 @@ func (w *worker) visitor(c *chunk, i int) {
 	// A declined load for one visitor in four, then the succeeded one.
 	tl := t0.Add(3 * time.Minute)
 	if i%4 == 1 {
-		w.load(c, i, 1, visID, acctID, cardID, visAcct, tl.Add(-time.Second), r, false)
+		w.load(c, g, 1, visID, acctID, cardID, visAcct, tl.Add(-time.Second), r, false)
 	}
-	credited := w.load(c, i, 0, visID, acctID, cardID, visAcct, tl, r, true)
+	credited := w.load(c, g, 0, visID, acctID, cardID, visAcct, tl, r, true)
 
 	// One escrow payment, its state by i mod 5.
-	w.payment(c, i, visID, visAcct, credited, tl, r)
+	w.payment(c, i, g, visID, visAcct, credited, tl, r)
 
 	if i%4 == 0 {
 		c.add("audit_log", w.id("aud", t0), "stf_seed", "supervisor", "review.approve", visID, "seeded visitor",
@@ -269,9 +271,9 @@ func (w *worker) visitor(c *chunk, i int) {
 	}
 }
 
-// load writes one load (succeeded: with its ledger batch and event) and
+// load writes one load (k-th of overall visitor g) (succeeded: with its ledger batch and event) and
 // its network call, and returns the CNY credited.
-func (w *worker) load(c *chunk, i, k int, visID, acctID, cardID, visAcct string, at time.Time, r *mrand.Rand, ok bool) int64 {
+func (w *worker) load(c *chunk, g, k int, visID, acctID, cardID, visAcct string, at time.Time, r *mrand.Rand, ok bool) int64 {
 	credited := int64(200+r.IntN(2800)) * 100
 	fee := credited * 3 / 100
 	buy := credited + fee
@@ -279,7 +281,7 @@ func (w *worker) load(c *chunk, i, k int, visID, acctID, cardID, visAcct string,
 	usd := (buy + spread) * 100 / 712
 	loadID := w.id("load", at)
 	callID := w.id("ncl", at)
-	seq := int64(i)*2 + int64(k)
+	seq := int64(g)*2 + int64(k)
 	stan, rrn := fmt.Sprintf("%06d", seq%1_000_000), fmt.Sprintf("%012d", seq)
 	status, state, rc, auth, decline := "succeeded", "approved", "00", fmt.Sprintf("%06d", seq%999_983), ""
 	if !ok {
@@ -302,7 +304,7 @@ func (w *worker) load(c *chunk, i, k int, visID, acctID, cardID, visAcct string,
 }
 
 // payment writes one escrow payment of visitor i in state i mod 5.
-func (w *worker) payment(c *chunk, i int, visID, visAcct string, credited int64, loaded time.Time, r *mrand.Rand) {
+func (w *worker) payment(c *chunk, i, g int, visID, visAcct string, credited int64, loaded time.Time, r *mrand.Rand) {
 	o := w.o
 	amount := credited/10 + r.Int64N(credited/3)
 	state := i % 5
@@ -360,6 +362,6 @@ func (w *worker) payment(c *chunk, i int, visID, visAcct string, credited int64,
 		disputedAt, dueAt, status, disputeReason = at.Add(time.Minute), nil, "disputed", "item not received"
 	}
 	c.add("escrow_payments", payID, w.f.partnerID, visID, w.f.merchants[m], "CNY", amount, held, released, refunded, fee, status,
-		fmt.Sprintf("seed-%d", i), "seeded payment", int64(after), at.Add(after), dueAt, escrowAcct, visAcct,
+		fmt.Sprintf("seed-%d", g), "seeded payment", int64(after), at.Add(after), dueAt, escrowAcct, visAcct,
 		disputeReason, disputedAt, releasedAt, at, at)
 }

@@ -60,6 +60,16 @@ func (w *worker) writeChunk(ctx context.Context, pool *pgxpool.Pool, index int) 
 		delete(w.class, id) // the worker's map must not grow with the seed
 	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// A chunk lost in a crash is simply not there (every chunk is whole
+		// or absent), so its commit need not wait for the WAL flush.
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
+		if w.o.SkipForeignKeyChecks {
+			if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+				return fmt.Errorf("skip foreign-key checks (needs a superuser): %w", err)
+			}
+		}
 		// Single-slot payables first, in id order (every chunk takes its
 		// locks in one order); their running balances start from the
 		// stored one, and the transfers' sequence numbers are drawn under
