@@ -25,6 +25,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/internal/config"
 	"github.com/inbound-gateway/inbound/internal/datadir"
 	"github.com/inbound-gateway/inbound/internal/db"
@@ -37,6 +38,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/recon"
 	"github.com/inbound-gateway/inbound/internal/vault"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 const usage = `usage: inbound [command]
@@ -647,6 +649,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		n, err = idem.ClearLegacyFingerprints(ctx)
 		if n > 0 {
 			log.WarnContext(ctx, "cleared unkeyed idempotency fingerprints", "count", n)
+		}
+		return err
+	}})
+
+	// Quotes that were never used cannot be used any more once expired;
+	// used ones stay (loads and unloads name them).
+	quotes := fx.NewGormStore(d)
+	runner.Register(jobs.Job{Name: "fx.purge_quotes", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+		n, err := quotes.Purge(ctx, now)
+		if n > 0 {
+			log.InfoContext(ctx, "purged expired quotes", "count", n)
+		}
+		return err
+	}})
+	// Delivered webhooks are kept webhook.DeliveredRetention for support;
+	// failed ones stay until looked at.
+	runner.Register(jobs.Job{Name: "webhook.purge_delivered", Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+		n, err := svc.Webhooks.PurgeDelivered(ctx, now.Add(-webhook.DeliveredRetention))
+		if n > 0 {
+			log.InfoContext(ctx, "purged delivered webhooks", "events", n)
 		}
 		return err
 	}})
