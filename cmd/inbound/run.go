@@ -21,11 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/gateway/cardnet"
 	"github.com/inbound-gateway/inbound/internal/app"
 	"github.com/inbound-gateway/inbound/internal/audit"
 	"github.com/inbound-gateway/inbound/internal/auth"
-	"github.com/inbound-gateway/inbound/fx"
 	"github.com/inbound-gateway/inbound/internal/config"
 	"github.com/inbound-gateway/inbound/internal/datadir"
 	"github.com/inbound-gateway/inbound/internal/db"
