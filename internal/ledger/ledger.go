@@ -376,9 +376,16 @@ type store interface {
 	// For Verify.
 	allAccounts(ctx context.Context) ([]Account, error)
 	storedSums(ctx context.Context) (map[string]counters, error)
-	entrySums(ctx context.Context) (map[string]counters, error)
+	entrySums(ctx context.Context, from int64) (map[string]counters, error)
 	holdMismatches(ctx context.Context) (missing, orphans []string, err error)
-	foreignTransfers(ctx context.Context) ([]string, error)
+	foreignTransfers(ctx context.Context, from int64) ([]string, error)
+
+	// For checkpoints.
+	lastCheckpoint(ctx context.Context) (int64, error)
+	postedSumsUpTo(seq int64) (map[string]counters, error)
+	entrySumsOfCheckpoint(seq int64) (map[string]counters, error)
+	quiescedMaxSeq(ctx context.Context) (int64, error)
+	writeCheckpoint(ctx context.Context, prev, seq int64, at time.Time) (Checkpoint, error)
 }
 
 // Ledger posts transfers and reads balances. It is safe for concurrent use.
