@@ -63,14 +63,17 @@ type CardOverRefund struct {
 // hand.
 func (s *Store) OverRefundedCards(ctx context.Context) ([]CardOverRefund, error) {
 	var rows []CardOverRefund
-	err := s.db.WithContext(ctx).Raw(`SELECT u.card_id, u.currency, u.refunded, COALESCE(l.captured, 0) AS captured
+	// The captures are summed per refunded card through prepaid_loads_card
+	// (card_id, status), not aggregated over every load ever made: the
+	// refunded cards are few, the loads are the largest table but one.
+	err := s.db.WithContext(ctx).Raw(`SELECT card_id, currency, refunded, captured FROM (
+		SELECT u.card_id, u.currency, u.refunded,
+		       COALESCE((SELECT SUM(l.charged_minor) FROM prepaid_loads l
+		                 WHERE l.card_id = u.card_id AND l.status = ? AND l.charged_currency = u.currency), 0) AS captured
 		FROM (SELECT card_id, refund_currency AS currency, SUM(refund_minor) AS refunded FROM prepaid_unloads
-		      WHERE status = ? AND refund_minor > 0 GROUP BY card_id, refund_currency) u
-		LEFT JOIN (SELECT card_id, charged_currency AS currency, SUM(charged_minor) AS captured FROM prepaid_loads
-		      WHERE status = ? GROUP BY card_id, charged_currency) l
-		ON l.card_id = u.card_id AND l.currency = u.currency
-		WHERE u.refunded > COALESCE(l.captured, 0)
-		ORDER BY u.card_id, u.currency`, string(UnloadSucceeded), string(LoadSucceeded)).Scan(&rows).Error
+		      WHERE status = ? AND refund_minor > 0 GROUP BY card_id, refund_currency) u) r
+		WHERE refunded > captured
+		ORDER BY card_id, currency`, string(LoadSucceeded), string(UnloadSucceeded)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("prepaid: over-refunded cards: %w", err)
 	}

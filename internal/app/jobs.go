@@ -7,20 +7,23 @@ import (
 
 	"github.com/inbound-gateway/inbound/internal/idempotency"
 	"github.com/inbound-gateway/inbound/internal/jobs"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 )
 
 // Names of the background jobs, in the order Jobs lists them
 // (docs/OPERATIONS.md, Background jobs).
 const (
-	JobIdempotencyExpire = "idempotency.expire"
-	JobNetworkRepair     = "network.repair"
-	JobPrepaidRecover    = "prepaid.recover"
-	JobLedgerExpireHolds = "ledger.expire_holds"
-	JobEscrowAutoRelease = "escrow.auto_release"
-	JobPrepaidExpire     = "prepaid.expire"
-	JobSanctionsRescreen = "sanctions.rescreen"
-	JobRetentionErase    = "retention.erase"
-	JobFXPurgeQuotes     = "fx.purge_quotes"
+	JobIdempotencyExpire     = "idempotency.expire"
+	JobNetworkRepair         = "network.repair"
+	JobPrepaidRecover        = "prepaid.recover"
+	JobLedgerExpireHolds     = "ledger.expire_holds"
+	JobLedgerCheckpoint      = "ledger.checkpoint"
+	JobEscrowAutoRelease     = "escrow.auto_release"
+	JobPrepaidExpire         = "prepaid.expire"
+	JobSanctionsRescreen     = "sanctions.rescreen"
+	JobRetentionErase        = "retention.erase"
+	JobFXPurgeQuotes         = "fx.purge_quotes"
+	JobWebhookPurgeDelivered = "webhook.purge_delivered"
 )
 
 // QuotePurgeAfter is how long an unused quote is kept after it expired
@@ -71,6 +74,15 @@ func (s *Services) Jobs(o JobOptions) []jobs.Job {
 			_, err := s.Ledger.ExpireHolds(ctx, now)
 			return err
 		}},
+		// Verify (and reconciliation) sum only the transfers after the
+		// latest checkpoint; it is taken only when the ledger verifies clean.
+		{Name: JobLedgerCheckpoint, Every: 24 * time.Hour, Run: func(ctx context.Context, now time.Time) error {
+			cp, err := s.Ledger.Checkpoint(ctx)
+			if err == nil {
+				log.InfoContext(ctx, "ledger checkpoint", "seq", cp.Seq, "transfers", cp.Transfers, "accounts", cp.Accounts)
+			}
+			return err
+		}},
 		s.Escrow.Job(o.Interval),
 		{Name: JobPrepaidExpire, Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 			_, err := s.Prepaid.ExpireAccounts(ctx, now)
@@ -96,6 +108,13 @@ func (s *Services) Jobs(o JobOptions) []jobs.Job {
 		{Name: JobFXPurgeQuotes, Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
 			n, err := s.quotes.Purge(ctx, now.Add(-QuotePurgeAfter))
 			logCount(ctx, log, n, "purged expired unused quotes")
+			return err
+		}},
+		// Delivered webhooks are kept webhook.DeliveredRetention for support;
+		// failed ones stay until looked at.
+		{Name: JobWebhookPurgeDelivered, Every: time.Hour, Run: func(ctx context.Context, now time.Time) error {
+			n, err := s.Webhooks.PurgeDelivered(ctx, now.Add(-webhook.DeliveredRetention))
+			logCount(ctx, log, n, "purged delivered webhooks")
 			return err
 		}},
 	}

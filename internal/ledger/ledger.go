@@ -275,6 +275,12 @@ func checkAmount(a money.Amount) error {
 
 // fingerprint identifies a batch's content, so a replay of the reference
 // can be told from a different operation that reuses it.
+// Fingerprint is the digest of the batch's content stored with its
+// reference: a repeat of the reference with the same fingerprint is a
+// replay. Bulk writers that bypass Post (internal/seed) store it too, so
+// posting one of their references again behaves as for any other batch.
+func (b Batch) Fingerprint() string { return b.fingerprint() }
+
 func (b Batch) fingerprint() string {
 	h := sha256.New()
 	for _, op := range b.Ops {
@@ -371,9 +377,16 @@ type store interface {
 	// For Verify.
 	allAccounts(ctx context.Context) ([]Account, error)
 	storedSums(ctx context.Context) (map[string]counters, error)
-	entrySums(ctx context.Context) (map[string]counters, error)
+	entrySums(ctx context.Context, from int64) (map[string]counters, error)
 	holdMismatches(ctx context.Context) (missing, orphans []string, err error)
-	foreignTransfers(ctx context.Context) ([]string, error)
+	foreignTransfers(ctx context.Context, from int64) ([]string, error)
+
+	// For checkpoints.
+	lastCheckpoint(ctx context.Context) (int64, error)
+	postedSumsUpTo(seq int64) (map[string]counters, error)
+	entrySumsOfCheckpoint(seq int64) (map[string]counters, error)
+	quiescedMaxSeq(ctx context.Context) (int64, error)
+	writeCheckpoint(ctx context.Context, prev, seq int64, at time.Time) (Checkpoint, error)
 }
 
 // Ledger posts transfers and reads balances. It is safe for concurrent use.

@@ -525,34 +525,157 @@ func (s *gormStore) storedSums(ctx context.Context) (map[string]counters, error)
 	return out, rows.Err()
 }
 
-// entrySums recomputes every account's counters from the transfers alone.
-func (s *gormStore) entrySums(ctx context.Context) (map[string]counters, error) {
+// entrySums recomputes every account's counters from the transfers: the
+// posted sums from checkpoint from (0: none) plus the transfers after it,
+// the pending sums from the unresolved holds.
+func (s *gormStore) entrySums(ctx context.Context, from int64) (map[string]counters, error) {
 	out := map[string]counters{}
+	if from > 0 {
+		if err := s.checkpointSums(from, out); err != nil {
+			return nil, err
+		}
+	}
 	const unresolved = `kind = 'pending' AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.hold_id = t.id)`
 	parts := []struct {
 		q   string
 		set func(*counters, int64)
 	}{
-		{`SELECT debit_account_id, SUM(amount) FROM ledger_transfers t WHERE kind IN ('posted', 'post_pending') GROUP BY debit_account_id`,
-			func(c *counters, v int64) { c.debitsPosted = v }},
-		{`SELECT credit_account_id, SUM(amount) FROM ledger_transfers t WHERE kind IN ('posted', 'post_pending') GROUP BY credit_account_id`,
-			func(c *counters, v int64) { c.creditsPosted = v }},
-		{`SELECT debit_account_id, SUM(amount) FROM ledger_transfers t WHERE ` + unresolved + ` GROUP BY debit_account_id`,
-			func(c *counters, v int64) { c.debitsPending = v }},
-		{`SELECT credit_account_id, SUM(amount) FROM ledger_transfers t WHERE ` + unresolved + ` GROUP BY credit_account_id`,
-			func(c *counters, v int64) { c.creditsPending = v }},
+		{`SELECT debit_account_id, SUM(amount) FROM ledger_transfers t WHERE seq > ? AND kind IN ('posted', 'post_pending') GROUP BY debit_account_id`,
+			func(c *counters, v int64) { c.debitsPosted += v }},
+		{`SELECT credit_account_id, SUM(amount) FROM ledger_transfers t WHERE seq > ? AND kind IN ('posted', 'post_pending') GROUP BY credit_account_id`,
+			func(c *counters, v int64) { c.creditsPosted += v }},
+		{`SELECT debit_account_id, SUM(amount) FROM ledger_transfers t WHERE seq > ? AND ` + unresolved + ` GROUP BY debit_account_id`,
+			func(c *counters, v int64) { c.debitsPending += v }},
+		{`SELECT credit_account_id, SUM(amount) FROM ledger_transfers t WHERE seq > ? AND ` + unresolved + ` GROUP BY credit_account_id`,
+			func(c *counters, v int64) { c.creditsPending += v }},
 	}
-	for _, p := range parts {
-		if err := s.sumInto(p.q, out, p.set); err != nil {
+	for i, p := range parts {
+		after := from
+		if i >= 2 {
+			after = 0 // a hold before the checkpoint may still be open
+		}
+		if err := s.sumInto(p.q, out, p.set, after); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
+// checkpointSums adds the posted sums stored with checkpoint seq to out.
+func (s *gormStore) checkpointSums(seq int64, out map[string]counters) error {
+	rows, err := s.tx.Raw(`SELECT account_id, debits_posted, credits_posted FROM ledger_checkpoint_sums WHERE checkpoint_seq = ?`, seq).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   string
+			d, c int64
+		)
+		if err := rows.Scan(&id, &d, &c); err != nil {
+			return err
+		}
+		v := out[id]
+		v.debitsPosted += d
+		v.creditsPosted += c
+		out[id] = v
+	}
+	return rows.Err()
+}
+
+// entrySumsOfCheckpoint is the posted sums stored with checkpoint seq.
+func (s *gormStore) entrySumsOfCheckpoint(seq int64) (map[string]counters, error) {
+	out := map[string]counters{}
+	return out, s.checkpointSums(seq, out)
+}
+
+// postedSumsUpTo recomputes the posted sums of the transfers up to seq.
+func (s *gormStore) postedSumsUpTo(seq int64) (map[string]counters, error) {
+	out := map[string]counters{}
+	for _, p := range []struct {
+		q   string
+		set func(*counters, int64)
+	}{
+		{`SELECT debit_account_id, SUM(amount) FROM ledger_transfers WHERE seq <= ? AND kind IN ('posted', 'post_pending') GROUP BY debit_account_id`,
+			func(c *counters, v int64) { c.debitsPosted += v }},
+		{`SELECT credit_account_id, SUM(amount) FROM ledger_transfers WHERE seq <= ? AND kind IN ('posted', 'post_pending') GROUP BY credit_account_id`,
+			func(c *counters, v int64) { c.creditsPosted += v }},
+	} {
+		if err := s.sumInto(p.q, out, p.set, seq); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lastCheckpoint is the sequence number of the latest checkpoint, 0 if none.
+func (s *gormStore) lastCheckpoint(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.tx.Raw(`SELECT COALESCE(MAX(seq), 0) FROM ledger_checkpoints`).Scan(&seq).Error
+	return seq, err
+}
+
+// quiescedMaxSeq is the highest transfer sequence number such that every
+// transfer at or below it has committed (or rolled back): on PostgreSQL a
+// SHARE lock on the table waits for the transactions that are inserting
+// transfers and keeps new ones out until this transaction ends, and a
+// transfer's number is drawn by its INSERT, under that table's lock; on
+// SQLite the write transaction is the only writer anyway.
+func (s *gormStore) quiescedMaxSeq(ctx context.Context) (int64, error) {
+	if s.d.Dialect == db.Postgres {
+		if err := s.tx.Exec(`LOCK TABLE ledger_transfers IN SHARE MODE`).Error; err != nil {
+			return 0, err
+		}
+	}
+	var seq int64
+	err := s.tx.Raw(`SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&seq).Error
+	return seq, err
+}
+
+// writeCheckpoint stores checkpoint seq as checkpoint prev (0: none) plus
+// the posted transfers in (prev, seq], and drops the sums of checkpoints
+// before prev (their rows stay, as history).
+func (s *gormStore) writeCheckpoint(ctx context.Context, prev, seq int64, at time.Time) (Checkpoint, error) {
+	var n int64
+	if err := s.tx.Raw(`SELECT COUNT(*) FROM ledger_transfers WHERE seq > ? AND seq <= ?`, prev, seq).Scan(&n).Error; err != nil {
+		return Checkpoint{}, err
+	}
+	var before int64
+	if prev > 0 {
+		if err := s.tx.Raw(`SELECT transfers FROM ledger_checkpoints WHERE seq = ?`, prev).Scan(&before).Error; err != nil {
+			return Checkpoint{}, err
+		}
+	}
+	cp := Checkpoint{Seq: seq, Transfers: before + n, CreatedAt: at}
+	if err := s.tx.Exec(`INSERT INTO ledger_checkpoints (seq, transfers, accounts, created_at) VALUES (?, ?, 0, ?)`,
+		seq, cp.Transfers, at).Error; err != nil {
+		return Checkpoint{}, err
+	}
+	res := s.tx.Exec(`INSERT INTO ledger_checkpoint_sums (checkpoint_seq, account_id, debits_posted, credits_posted)
+		SELECT ?, account_id, SUM(d), SUM(c) FROM (
+			SELECT account_id, debits_posted AS d, credits_posted AS c FROM ledger_checkpoint_sums WHERE checkpoint_seq = ?
+			UNION ALL
+			SELECT debit_account_id, amount, 0 FROM ledger_transfers WHERE seq > ? AND seq <= ? AND kind IN ('posted', 'post_pending')
+			UNION ALL
+			SELECT credit_account_id, 0, amount FROM ledger_transfers WHERE seq > ? AND seq <= ? AND kind IN ('posted', 'post_pending')
+		) x GROUP BY account_id`, seq, prev, prev, seq, prev, seq)
+	if res.Error != nil {
+		return Checkpoint{}, res.Error
+	}
+	cp.Accounts = res.RowsAffected
+	if err := s.tx.Exec(`UPDATE ledger_checkpoints SET accounts = ? WHERE seq = ?`, cp.Accounts, seq).Error; err != nil {
+		return Checkpoint{}, err
+	}
+	if err := s.tx.Exec(`DELETE FROM ledger_checkpoint_sums WHERE checkpoint_seq < ?`, prev).Error; err != nil {
+		return Checkpoint{}, err
+	}
+	return cp, nil
+}
+
 // sumInto runs a (account id, sum) query and stores each sum with set.
-func (s *gormStore) sumInto(q string, out map[string]counters, set func(*counters, int64)) error {
-	rows, err := s.tx.Raw(q).Rows()
+func (s *gormStore) sumInto(q string, out map[string]counters, set func(*counters, int64), args ...any) error {
+	rows, err := s.tx.Raw(q, args...).Rows()
 	if err != nil {
 		return err
 	}
@@ -587,14 +710,14 @@ func (s *gormStore) holdMismatches(ctx context.Context) (missing, orphans []stri
 	return missing, orphans, err
 }
 
-// foreignTransfers lists transfers whose accounts are missing or hold
+// foreignTransfers lists the transfers after from whose accounts are missing or hold
 // another currency than the transfer.
-func (s *gormStore) foreignTransfers(ctx context.Context) ([]string, error) {
+func (s *gormStore) foreignTransfers(ctx context.Context, from int64) ([]string, error) {
 	var out []string
 	err := s.tx.Raw(`SELECT t.id FROM ledger_transfers t
 		LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id
 		LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id
-		WHERE d.id IS NULL OR c.id IS NULL OR d.currency <> t.currency OR c.currency <> t.currency
-		ORDER BY t.id`).Scan(&out).Error
+		WHERE t.seq > ? AND (d.id IS NULL OR c.id IS NULL OR d.currency <> t.currency OR c.currency <> t.currency)
+		ORDER BY t.id`, from).Scan(&out).Error
 	return out, err
 }

@@ -21,6 +21,9 @@ const (
 	RuleOpenHolds = "open_holds"
 	// RuleCurrency: every transfer's accounts exist and share its currency.
 	RuleCurrency = "currency"
+	// RuleCheckpoint: the latest checkpoint's sums equal the transfers up
+	// to it (checked by VerifyFull only).
+	RuleCheckpoint = "checkpoint"
 )
 
 // Break is one violated invariant.
@@ -38,12 +41,36 @@ func (b Break) String() string {
 
 // Verify checks every ledger invariant over one consistent snapshot and
 // returns what is broken, in a stable order; none means the ledger is sound.
-// It reads every account and aggregates every transfer: it is meant for
-// tests, reconciliation and `inbound ledger verify`, not for a request path.
-func (l *Ledger) Verify(ctx context.Context) ([]Break, error) {
+// It reads every account and balance row; the entries it sums are those
+// after the latest checkpoint (see Checkpoint), added to the checkpoint's
+// sums. It is meant for tests, reconciliation and `inbound ledger verify`,
+// not for a request path.
+func (l *Ledger) Verify(ctx context.Context) ([]Break, error) { return l.verify(ctx, false) }
+
+// VerifyFull is Verify recomputing every sum from every transfer, ignoring
+// checkpoints, and checking that the latest checkpoint equals the
+// transfers up to it: what `inbound ledger verify -full` runs, now and
+// then, so that a checkpoint is not trusted for ever.
+func (l *Ledger) VerifyFull(ctx context.Context) ([]Break, error) { return l.verify(ctx, true) }
+
+func (l *Ledger) verify(ctx context.Context, full bool) ([]Break, error) {
 	var out []Break
 	err := l.tx.snapshot(ctx, func(s store) error {
 		out = nil
+		from, err := s.lastCheckpoint(ctx)
+		if err != nil {
+			return err
+		}
+		if full && from > 0 {
+			bad, err := checkpointBreaks(s, from)
+			if err != nil {
+				return err
+			}
+			out = append(out, bad...)
+		}
+		if full {
+			from = 0
+		}
 		accounts, err := s.allAccounts(ctx)
 		if err != nil {
 			return err
@@ -52,7 +79,7 @@ func (l *Ledger) Verify(ctx context.Context) ([]Break, error) {
 		if err != nil {
 			return err
 		}
-		entries, err := s.entrySums(ctx)
+		entries, err := s.entrySums(ctx, from)
 		if err != nil {
 			return err
 		}
@@ -98,7 +125,7 @@ func (l *Ledger) Verify(ctx context.Context) ([]Break, error) {
 		for _, id := range orphans {
 			out = append(out, Break{Rule: RuleOpenHolds, Account: id, Detail: "queued hold is not an unresolved hold"})
 		}
-		foreign, err := s.foreignTransfers(ctx)
+		foreign, err := s.foreignTransfers(ctx, from)
 		if err != nil {
 			return err
 		}
@@ -119,5 +146,32 @@ func (l *Ledger) Verify(ctx context.Context) ([]Break, error) {
 		}
 		return 0
 	})
+	return out, nil
+}
+
+// checkpointBreaks compares checkpoint seq's stored sums with the sums
+// recomputed from the transfers up to it.
+func checkpointBreaks(s store, seq int64) ([]Break, error) {
+	stored, err := s.entrySumsOfCheckpoint(seq)
+	if err != nil {
+		return nil, err
+	}
+	recomputed, err := s.postedSumsUpTo(seq)
+	if err != nil {
+		return nil, err
+	}
+	var out []Break
+	for id, c := range recomputed {
+		if stored[id] != c {
+			out = append(out, Break{Rule: RuleCheckpoint, Account: id,
+				Detail: fmt.Sprintf("checkpoint %d holds %+v, transfers up to it %+v", seq, stored[id], c)})
+		}
+	}
+	for id, c := range stored {
+		if _, ok := recomputed[id]; !ok && c != (counters{}) {
+			out = append(out, Break{Rule: RuleCheckpoint, Account: id,
+				Detail: fmt.Sprintf("checkpoint %d holds %+v for an account without transfers up to it", seq, c)})
+		}
+	}
 	return out, nil
 }
