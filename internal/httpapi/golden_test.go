@@ -338,14 +338,16 @@ func goldenAdmin(t *testing.T, g *golden, a *api) {
 	send("admin_partner_enable", 200, "POST", "/admin/v1/partners/"+id(ptn)+"/enable", sup, `{"reason":"resumed"}`)
 
 	agentRes := send("admin_staff_create", 201, "POST", "/admin/v1/staff", sup, `{"name":"Alex","role":"agent","reason":"new hire"}`)
-	agent := agentRes.json(t)["token"].(string)
+	if _, ok := agentRes.json(t)["token"].(string); !ok {
+		t.Fatal("staff create shows no token")
+	}
 	viewerRes := send("admin_staff_create_viewer", 201, "POST", "/admin/v1/staff", sup, `{"name":"Vic","role":"viewer","reason":"new hire"}`)
 	other := a.staff(auth.Supervisor)
 	g.normalise([]byte(other))
 	prop := send("admin_staff_propose_supervisor", 202, "POST", "/admin/v1/staff", sup, `{"name":"Sam","role":"supervisor","reason":"promotion"}`)
 	send("admin_staff_approve", 200, "POST", "/admin/v1/staff/"+id(prop)+"/approve", other, `{"reason":"agreed"}`)
 	send("admin_staff_rotate_token", 200, "POST", "/admin/v1/staff/"+id(agentRes)+"/rotate_token", sup, `{"reason":"lost"}`)
-	agent = a.staff(auth.Agent)
+	agent := a.staff(auth.Agent)
 	g.normalise([]byte(agent))
 	send("admin_staff_disable", 200, "POST", "/admin/v1/staff/"+id(viewerRes)+"/disable", sup, `{"reason":"left"}`)
 

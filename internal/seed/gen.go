@@ -91,15 +91,14 @@ type leg struct {
 
 // chunk is everything one transaction writes.
 type chunk struct {
-	index      int
-	rows       map[string][][]any
-	transfers  []transfer
-	newBal     map[string]*bal // accounts created here, in creation order below
-	newOrder   []string
-	payable    map[string]*bal // deltas of payable accounts
-	hot        map[string]*bal // deltas of hot accounts
-	settlement bool
-	n          counts
+	index     int
+	rows      map[string][][]any
+	transfers []transfer
+	newBal    map[string]*bal // accounts created here, in creation order below
+	newOrder  []string
+	payable   map[string]*bal // deltas of payable accounts
+	hot       map[string]*bal // deltas of hot accounts
+	n         counts
 }
 
 type counts struct {
@@ -244,7 +243,8 @@ func (w *worker) visitor(c *chunk, i int) {
 	tc := t0.Add(time.Minute)
 	pan := PAN(g)
 	cardID := w.id("card", tc)
-	c.add("cards", cardID, w.f.partnerID, visID, "verified", "visa", pan[:6], pan[len(pan)-4:], int32(1+i%12), int32(o.Now.Year()+3),
+	c.add("cards", cardID, w.f.partnerID, visID, "verified", "visa", pan[:6], pan[len(pan)-4:], int32(1+i%12), //nolint:gosec // a month, 1..12
+		int32(o.Now.Year()+3), //nolint:gosec // a year fits int32
 		"US", "USD", w.v.Seal(panLabel, []byte(pan)), w.v.Index(panLabel, pan), 1.0, tc, tc)
 
 	// Prepaid account and its ledger account.
