@@ -76,7 +76,7 @@ func Defaults() Config {
 		JobInterval:  5 * time.Second,
 		JobLease:     5 * time.Second,
 		// A crashed request blocks its retries at most this long.
-		IdempotencyLockTTL: 10 * time.Second,
+		IdempotencyLockTTL: 5 * time.Second,
 		RateLimit:          100,
 		LogLevel:           "info",
 		MaxBodyBytes:       1 << 20,

@@ -80,7 +80,7 @@ type Deps struct {
 	// IdempotencyLockTTL is how long an in-flight idempotency lock lives
 	// without renewal (renewed every third of it while the request runs),
 	// so a request whose process died blocks its retries at most this
-	// long; 0 is 10 s.
+	// long; 0 is 5 s.
 	IdempotencyLockTTL time.Duration
 	// Console is the support console (internal/console), served under
 	// /console on the admin listener; nil serves none. It is set after
@@ -122,7 +122,7 @@ func NewServer(d Deps) (*Server, error) {
 		return nil, err
 	}
 	if d.IdempotencyLockTTL <= 0 {
-		d.IdempotencyLockTTL = 10 * time.Second
+		d.IdempotencyLockTTL = 5 * time.Second
 	}
 	rc, err := recon.New(recon.Deps{Ledger: d.Ledger, Escrow: d.Escrow, Prepaid: d.Accounts, Reports: d.Settlement, Now: d.Now})
 	if err != nil {

@@ -144,6 +144,9 @@ func (c *Client) do(ctx context.Context, op, method string, bases []string, toke
 		status, respBody, retryAfter, err := c.attempt(dctx, method, base+path, token, key, payload)
 		if err == nil && !retryable(status, respBody) {
 			c.Stats.Done(op, time.Since(start), status)
+			if attempt > 0 {
+				c.Stats.Retried(start)
+			}
 			return Result{Status: status, Body: respBody}, nil
 		}
 		c.Stats.Retry(errorKind(status, err))

@@ -110,8 +110,8 @@ code{font-size:12px}</style></head><body>
 {{.Throughput}}<br>{{.Latency}}<br>{{.Errors}}
 <p><img src="throughput.png" alt="throughput and p99 (PNG)" width="600"></p>
 <h2>Faults</h2>
-{{if .V.Faults}}<table><tr><th>fault</th><th>start</th><th>end</th><th>recovered after</th></tr>
-{{range .V.Faults}}<tr><td>{{.Name}}</td><td>{{.Start}}</td><td>{{.End}}</td><td>{{if lt .Recovery 0}}never{{else}}{{.Recovery}}{{end}}</td></tr>{{end}}</table>
+{{if .V.Faults}}<table><tr><th>fault</th><th>start</th><th>end</th><th>recovered after</th><th>last caught request answered</th></tr>
+{{range .V.Faults}}<tr><td>{{.Name}}</td><td>{{.Start}}</td><td>{{.End}}</td><td>{{if lt .Recovery 0}}never{{else}}{{.Recovery}}{{end}}</td><td>{{if lt .LastAnswer 0}}never{{else}}{{.LastAnswer}} after the end{{end}}</td></tr>{{end}}</table>
 {{else}}<p>None.</p>{{end}}
 <h2>Violations ({{len .All}})</h2>
 {{if .All}}<table><tr><th>kind</th><th>detail</th></tr>{{range .All}}<tr><td>{{.Kind}}</td><td><code>{{.Detail}}</code></td></tr>{{end}}</table>{{else}}<p>None.</p>{{end}}

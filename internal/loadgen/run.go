@@ -169,6 +169,7 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 		state.Window = 0 // targets started before the tool: uptime unknown
 	}
 	violations = append(violations, Verify(visitors, effects, state, len(unresolved))...)
+	violations = append(violations, LateAfterFaults(faults)...)
 	if state.JobLag == nil {
 		v.Checks["job_lag"] = "skipped: the server exports no inbound_job_lag_seconds"
 	}
@@ -197,6 +198,9 @@ func Run(ctx context.Context, cfg Config) (Verdict, error) {
 	check("money_conserved", VMoneyMismatch)
 	check("reconciliation", VReconciliation)
 	check("unresolved", VUnresolved)
+	if len(faults) > 0 {
+		check("answered_after_fault", VLateAfterFault)
+	}
 	check("server_read", VServerUnread)
 	v.Checks["auto_release"] = autoReleaseSummary(effects, state)
 	check("auto_release", VReleaseLate)

@@ -25,7 +25,16 @@ type FaultMark struct {
 	// Recovery is from the fault's start to the first second after its end
 	// with answers and no retried attempt; -1 when it never recovered.
 	Recovery time.Duration `json:"recovery"`
+	// LastAnswer is how long after the fault ended the last request it
+	// caught (sent before the end, retried at least once, answered after
+	// it) got its definitive answer; 0 when none, -1 when the fault never
+	// ended.
+	LastAnswer time.Duration `json:"last_answer_after_end"`
 }
+
+// span is one retried request, from its first attempt to its definitive
+// answer, relative to the start of the run.
+type span struct{ from, to time.Duration }
 
 // Stats collects the per-second series of a run. Safe for concurrent use.
 type Stats struct {
@@ -37,6 +46,7 @@ type Stats struct {
 	current    string
 	requests   int
 	slowest    map[string]time.Duration
+	retried    []span
 }
 
 // NewStats starts the clock.
@@ -67,6 +77,14 @@ func (s *Stats) Done(op string, d time.Duration, status int) {
 	} else {
 		b.Errors[fmt.Sprintf("%d", status)]++
 	}
+}
+
+// Retried records a request that needed more than one attempt, first
+// sent at sent and definitively answered now.
+func (s *Stats) Retried(sent time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retried = append(s.retried, span{from: sent.Sub(s.start), to: time.Since(s.start)})
 }
 
 // Retry records an attempt that must be retried.
@@ -111,8 +129,24 @@ func (s *Stats) Snapshot() ([]Bucket, []FaultMark, []string, int) {
 	fs := slices.Clone(s.faults)
 	for i := range fs {
 		fs[i].Recovery = recovery(bs, fs[i])
+		fs[i].LastAnswer = lastAnswer(s.retried, fs[i])
 	}
 	return bs, fs, slices.Clone(s.unresolved), s.requests
+}
+
+// lastAnswer is how long after f ended the last retried request sent
+// before its end was answered.
+func lastAnswer(retried []span, f FaultMark) time.Duration {
+	if f.End < 0 {
+		return -1
+	}
+	var last time.Duration
+	for _, r := range retried {
+		if r.from < f.End && r.to > f.End {
+			last = max(last, r.to-f.End)
+		}
+	}
+	return last
 }
 
 func recovery(bs []Bucket, f FaultMark) time.Duration {

@@ -88,7 +88,28 @@ const (
 	VReleaseLate     = "release_late"
 	VJobTwice        = "job_run_twice"
 	VServerUnread    = "server_state_unreadable"
+	VLateAfterFault  = "answered_late_after_fault"
 )
+
+// MaxAfterFault is how long after a fault ends every request it caught
+// must have its definitive answer.
+const MaxAfterFault = 10 * time.Second
+
+// LateAfterFaults lists the faults whose caught requests were answered
+// more than MaxAfterFault after the fault ended, or that never ended.
+func LateAfterFaults(faults []FaultMark) []Violation {
+	var out []Violation
+	for _, f := range faults {
+		switch {
+		case f.End < 0:
+			out = append(out, Violation{Kind: VLateAfterFault, Detail: fmt.Sprintf("%s at %s: never ended", f.Name, f.Start.Round(time.Second))})
+		case f.LastAnswer > MaxAfterFault:
+			out = append(out, Violation{Kind: VLateAfterFault, Detail: fmt.Sprintf("%s at %s: a request it caught was answered %s after it ended (at most %s)",
+				f.Name, f.Start.Round(time.Second), f.LastAnswer.Round(10*time.Millisecond), MaxAfterFault)})
+		}
+	}
+	return out
+}
 
 // MaxJobLag is the largest job lag (seconds) the verdict accepts.
 const MaxJobLag = 120.0
