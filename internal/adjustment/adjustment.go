@@ -70,6 +70,8 @@ type Status string
 const (
 	Proposed Status = "proposed"
 	Approved Status = "approved"
+	// Rejected is a proposal a supervisor turned down: it never posts.
+	Rejected Status = "rejected"
 )
 
 // Adjustment is a proposed or posted correction.
@@ -86,6 +88,11 @@ type Adjustment struct {
 	ApprovedBy string
 	CreatedAt  time.Time
 	ApprovedAt *time.Time
+	// RejectedBy, RejectedAt and RejectReason are set on a rejected
+	// adjustment.
+	RejectedBy   string
+	RejectedAt   *time.Time
+	RejectReason string
 }
 
 // Reference is the ledger reference of the adjustment's transfer.

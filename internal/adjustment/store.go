@@ -17,17 +17,20 @@ import (
 )
 
 type row struct {
-	ID          string `gorm:"primaryKey"`
-	AccountID   string
-	AccountCode string
-	AmountMinor int64
-	Currency    string
-	Reason      string
-	Status      string
-	ProposedBy  string
-	ApprovedBy  string
-	CreatedAt   time.Time
-	ApprovedAt  *time.Time
+	ID           string `gorm:"primaryKey"`
+	AccountID    string
+	AccountCode  string
+	AmountMinor  int64
+	Currency     string
+	Reason       string
+	Status       string
+	ProposedBy   string
+	ApprovedBy   string
+	CreatedAt    time.Time
+	ApprovedAt   *time.Time
+	RejectedBy   string
+	RejectedAt   *time.Time
+	RejectReason string
 }
 
 func (row) TableName() string { return "adjustments" }
@@ -39,7 +42,7 @@ func (r row) adjustment() (Adjustment, error) {
 	}
 	return Adjustment{ID: r.ID, AccountID: r.AccountID, AccountCode: r.AccountCode, Amount: money.New(r.AmountMinor, cur),
 		Reason: r.Reason, Status: Status(r.Status), ProposedBy: r.ProposedBy, ApprovedBy: r.ApprovedBy,
-		CreatedAt: r.CreatedAt, ApprovedAt: r.ApprovedAt}, nil
+		CreatedAt: r.CreatedAt, ApprovedAt: r.ApprovedAt, RejectedBy: r.RejectedBy, RejectedAt: r.RejectedAt, RejectReason: r.RejectReason}, nil
 }
 
 // Service proposes and approves adjustments.
@@ -223,6 +226,50 @@ func (s *Service) Approve(ctx context.Context, id string, approver auth.Staff, t
 		}
 		a.Status, a.ApprovedBy, a.ApprovedAt = Approved, approverID, &now
 		out = a
+		return db.RunThen(tx, out, then...)
+	})
+	return out, err
+}
+
+// Reject turns a proposed adjustment down: it is decided, records who
+// rejected it, when and why, and never posts (no ledger entry is written).
+// The rejector must be an active supervisor; unlike approval, rejecting
+// needs no independence from the proposer, since nothing moves. An
+// adjustment already approved or rejected fails with ErrNotProposed.
+func (s *Service) Reject(ctx context.Context, id string, rejector auth.Staff, reason string, then ...db.Then[Adjustment]) (Adjustment, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || rejector.ID == "" {
+		return Adjustment{}, ErrInvalidInput
+	}
+	if !rejector.Role.Allows(auth.Supervisor) || rejector.Status != auth.StaffActive {
+		return Adjustment{}, auth.ErrForbidden
+	}
+	var out Adjustment
+	err := s.db.Transact(ctx, func(tx *gorm.DB) error {
+		var r row
+		err := s.db.ForUpdate(tx).Take(&r, "id = ?", id).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if Status(r.Status) != Proposed {
+			return ErrNotProposed
+		}
+		now := s.now().Truncate(time.Microsecond)
+		res := tx.Model(&row{}).Where("id = ? AND status = ?", id, string(Proposed)).
+			Updates(map[string]any{"status": string(Rejected), "rejected_by": rejector.ID, "rejected_at": now, "reject_reason": reason})
+		if res.Error != nil {
+			return fmt.Errorf("adjustment: reject: %w", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return ErrNotProposed
+		}
+		r.Status, r.RejectedBy, r.RejectedAt, r.RejectReason = string(Rejected), rejector.ID, &now, reason
+		if out, err = r.adjustment(); err != nil {
+			return err
+		}
 		return db.RunThen(tx, out, then...)
 	})
 	return out, err

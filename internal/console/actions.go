@@ -62,6 +62,9 @@ type input struct {
 	Values    map[string]string
 	Staff     auth.Staff
 	RequestID string
+	// confirm is the one-time token of the confirm page, consumed by the
+	// write's transaction (see audited).
+	confirm *confirmation
 }
 
 func (in *input) reason() string { return strings.TrimSpace(in.Values["reason"]) }
@@ -75,6 +78,8 @@ type actionData struct {
 	Target  string
 	Values  map[string]string
 	Preview []string
+	// Confirm is the one-time token the confirm page submits.
+	Confirm string
 	Secret  *shownSecret
 }
 
@@ -145,11 +150,20 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s session) {
 			showErr(err)
 			return
 		}
+		if d.Confirm, err = c.issueConfirmation(r.Context(), s, a, in); err != nil {
+			c.fail(w, r, err)
+			return
+		}
 		d.Preview = lines
 		c.render(w, r, http.StatusOK, "confirm", v)
 		return
 	}
-	res, err := a.do(r.Context(), c, in)
+	res, err := c.confirmed(r.Context(), s, a, in, r.PostFormValue("confirmation"))
+	if errors.Is(err, errConfirmationUsed) {
+		c.log.InfoContext(r.Context(), "console: confirmation reused or expired", "staff", s.staff.ID, "action", a.Name)
+		c.renderError(w, r, http.StatusConflict, "This confirmation was already submitted, so the action is already done (once), or it has expired. Check the page before doing it again.")
+		return
+	}
 	if err != nil {
 		showErr(err)
 		return
@@ -161,6 +175,37 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	http.Redirect(w, r, res.Redirect+"?done="+url.QueryEscape(res.Done), http.StatusSeeOther)
+}
+
+// confirmed does an action whose confirm page was submitted with token:
+// the token must be live and bound to this session, action, target and
+// input, and the write's transaction consumes it, so a second submission
+// of the same page fails with errConfirmationUsed and does nothing.
+func (c *Console) confirmed(ctx context.Context, s session, a *action, in *input, token string) (result, error) {
+	if len(token) != 64 {
+		return result{}, errConfirmationUsed
+	}
+	in.confirm = &confirmation{row: bindConfirmation(s, a, in, token)}
+	live, err := c.confirmationLive(ctx, in.confirm.row)
+	if err != nil {
+		return result{}, err
+	}
+	if !live {
+		return result{}, errConfirmationUsed
+	}
+	res, err := a.do(ctx, c, in)
+	if err != nil || in.confirm.usedIn != nil {
+		return res, err
+	}
+	// Every action's write consumes the token through audited; should one
+	// not, the token is still spent here, after the fact.
+	c.log.WarnContext(ctx, "console: action did not consume its confirmation in its transaction", "action", a.Name)
+	return res, c.api.DB.Transact(ctx, func(tx *db.Tx) error {
+		if err := in.confirm.consume(tx, c.now()); err != nil && !errors.Is(err, errConfirmationUsed) {
+			return err
+		}
+		return nil
+	})
 }
 
 func hasField(a *action, name string) bool {
@@ -210,9 +255,15 @@ func validation(param, msg string) error {
 // audited returns the audit record of an action as work for the end of
 // the domain transaction, exactly as the admin API's (same actor, role,
 // action names and summaries), so the change and its record commit
-// together.
+// together. It first consumes the input's one-time confirmation in the
+// same transaction: a confirmation already used rolls the change back.
 func audited[T any](c *Console, in *input, actionName string, describe func(T) (string, audit.Summary)) db.Then[T] {
 	return func(tx *db.Tx, result T) error {
+		if in.confirm != nil {
+			if err := in.confirm.consume(tx, c.now()); err != nil {
+				return err
+			}
+		}
 		target, after := describe(result)
 		_, err := audit.Record(tx, audit.Entry{
 			ActorID: in.Staff.ID, ActorRole: in.Staff.Role.String(), Action: actionName, Target: target,
@@ -402,6 +453,27 @@ func registerMoneyActions() {
 				return result{}, err
 			}
 			return result{Redirect: "/console/adjustments/" + url.PathEscape(a.ID), Done: "Adjustment " + a.ID + " approved and posted."}, nil
+		}})
+
+	register(&action{Name: "adjustment.reject", Title: "Reject an adjustment", Button: "Reject", Role: auth.Supervisor, Fields: []field{reasonField},
+		preview: func(ctx context.Context, c *Console, in *input) ([]string, error) {
+			a, err := c.api.Adjustments.Get(ctx, in.Target)
+			if err != nil {
+				return nil, withParam(err, "target")
+			}
+			if a.Status != adjustment.Proposed {
+				return nil, withParam(adjustment.ErrNotProposed, "target")
+			}
+			return []string{"Adjustment " + a.ID + " of " + formatAmount(a.Amount) + " on " + a.AccountCode + ", proposed by " + a.ProposedBy + ", is rejected.",
+				"Nothing is posted to the ledger, and it can no longer be approved."}, nil
+		},
+		do: func(ctx context.Context, c *Console, in *input) (result, error) {
+			then := audited(c, in, "adjustment.reject", describeAdjustment("status", "rejected_by", "reject_reason"))
+			a, err := c.api.Adjustments.Reject(ctx, in.Target, in.Staff, in.reason(), then)
+			if err != nil {
+				return result{}, err
+			}
+			return result{Redirect: "/console/adjustments/" + url.PathEscape(a.ID), Done: "Adjustment " + a.ID + " rejected: nothing was posted."}, nil
 		}})
 
 	register(&action{Name: "payment.resolve", Title: "Resolve a dispute", Button: "Resolve", Role: auth.Agent,

@@ -356,7 +356,7 @@ type adjustmentsData struct {
 
 func (c *Console) adjustments(w http.ResponseWriter, r *http.Request, s session) {
 	status := r.URL.Query().Get("status")
-	if status != string(adjustment.Approved) {
+	if status != string(adjustment.Approved) && status != string(adjustment.Rejected) {
 		status = string(adjustment.Proposed)
 	}
 	ids, more, err := c.ids(r.Context(), "adjustments", "status = ?", r.URL.Query().Get("cursor"), pageSize, status)

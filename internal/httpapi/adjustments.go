@@ -15,22 +15,26 @@ import (
 )
 
 type adjustmentResponse struct {
-	ID          string       `json:"id"`
-	Object      string       `json:"object"`
-	AccountID   string       `json:"account_id"`
-	AccountCode string       `json:"account_code"`
-	Amount      money.Amount `json:"amount"`
-	Reason      string       `json:"reason"`
-	Status      string       `json:"status"`
-	ProposedBy  string       `json:"proposed_by"`
-	ApprovedBy  string       `json:"approved_by,omitempty"`
-	CreatedAt   time.Time    `json:"created_at"`
-	ApprovedAt  *time.Time   `json:"approved_at,omitempty"`
+	ID           string       `json:"id"`
+	Object       string       `json:"object"`
+	AccountID    string       `json:"account_id"`
+	AccountCode  string       `json:"account_code"`
+	Amount       money.Amount `json:"amount"`
+	Reason       string       `json:"reason"`
+	Status       string       `json:"status"`
+	ProposedBy   string       `json:"proposed_by"`
+	ApprovedBy   string       `json:"approved_by,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	ApprovedAt   *time.Time   `json:"approved_at,omitempty"`
+	RejectedBy   string       `json:"rejected_by,omitempty"`
+	RejectedAt   *time.Time   `json:"rejected_at,omitempty"`
+	RejectReason string       `json:"reject_reason,omitempty"`
 }
 
 func renderAdjustment(a adjustment.Adjustment) adjustmentResponse {
 	return adjustmentResponse{ID: a.ID, Object: "adjustment", AccountID: a.AccountID, AccountCode: a.AccountCode, Amount: a.Amount,
-		Reason: a.Reason, Status: string(a.Status), ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy, CreatedAt: a.CreatedAt, ApprovedAt: a.ApprovedAt}
+		Reason: a.Reason, Status: string(a.Status), ProposedBy: a.ProposedBy, ApprovedBy: a.ApprovedBy, CreatedAt: a.CreatedAt, ApprovedAt: a.ApprovedAt,
+		RejectedBy: a.RejectedBy, RejectedAt: a.RejectedAt, RejectReason: a.RejectReason}
 }
 
 func describeAdjustment(changed ...string) func(adjustment.Adjustment) (string, audit.Summary) {
@@ -84,6 +88,22 @@ func (s *Server) approveAdjustment(c *gin.Context) {
 	a = audited(s, c, a, "adjustment.approve", req.Reason, describeAdjustment("status", "approved_by"))
 	mutate(s, c, a, func(ctx context.Context, then ...db.Then[adjustment.Adjustment]) (adjustment.Adjustment, error) {
 		return s.Adjustments.Approve(ctx, c.Param("id"), st, then...)
+	})
+}
+
+// rejectAdjustment turns a proposed adjustment down (a supervisor): it is
+// decided and never posts; approving it afterwards is 409 invalid_state.
+func (s *Server) rejectAdjustment(c *gin.Context) {
+	var req reasonOnly
+	if err := s.decodeJSON(bodyOf(c), &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	st, _ := staffOf(c)
+	a := reply(http.StatusOK, func(a adjustment.Adjustment) any { return renderAdjustment(a) })
+	a = audited(s, c, a, "adjustment.reject", req.Reason, describeAdjustment("status", "rejected_by", "reject_reason"))
+	mutate(s, c, a, func(ctx context.Context, then ...db.Then[adjustment.Adjustment]) (adjustment.Adjustment, error) {
+		return s.Adjustments.Reject(ctx, c.Param("id"), st, req.Reason, then...)
 	})
 }
 

@@ -24,6 +24,7 @@ var adminMinRole = map[string]auth.Role{
 	"POST /admin/v1/payments/:id/resolve":    auth.Agent,
 	"GET /admin/v1/adjustments/:id":          auth.Viewer,
 	"POST /admin/v1/adjustments/:id/approve": auth.Supervisor,
+	"POST /admin/v1/adjustments/:id/reject":  auth.Supervisor,
 	"POST /admin/v1/reviews/:id/decision":    auth.Agent,
 	"POST /admin/v1/visitors/:id/freeze":     auth.Agent,
 	"POST /admin/v1/visitors/:id/unfreeze":   auth.Agent,

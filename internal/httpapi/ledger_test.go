@@ -129,3 +129,58 @@ func TestMakerCheckerAdjustments(t *testing.T) {
 		}
 	})
 }
+
+// TestAdjustmentReject: a supervisor rejects a proposal; nothing posts, it
+// records who, when and why, it is audited, and a rejected adjustment can
+// be neither approved nor rejected again (409 invalid_state).
+func TestAdjustmentReject(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		a := newAPI(t, b)
+		ctx := context.Background()
+		wallet, err := a.srv.Ledger.EnsureAccount(ctx, ledger.AccountSpec{Code: "test:wallet", Currency: money.CNY, Kind: ledger.Liability})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agent := a.staff(auth.Agent)
+		p := do(t, "POST", a.admin.URL+"/admin/v1/adjustments", agent, `{"account_id":"test:wallet","amount":{"value":"12.34","currency":"CNY"},"reason":"goodwill for ticket 42"}`)
+		if p.Status != 201 {
+			t.Fatalf("propose: %d %s", p.Status, p.Body)
+		}
+		id := p.json(t)["id"].(string)
+		url := a.admin.URL + "/admin/v1/adjustments/" + id
+		if r := do(t, "POST", url+"/reject", agent, `{"reason":"no"}`); r.Status != 403 {
+			t.Fatalf("agent rejected: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "POST", url+"/reject", a.supervisor, `{}`); r.Status != 400 {
+			t.Fatalf("reject without reason: %d %s", r.Status, r.Body)
+		}
+		r := do(t, "POST", url+"/reject", a.supervisor, `{"reason":"already refunded by the partner"}`)
+		if r.Status != 200 {
+			t.Fatalf("reject: %d %s", r.Status, r.Body)
+		}
+		got := r.json(t)
+		if got["status"] != "rejected" || got["rejected_by"] == "" || got["rejected_at"] == nil || got["reject_reason"] != "already refunded by the partner" || got["approved_by"] != nil {
+			t.Fatalf("rejected adjustment: %s", r.Body)
+		}
+		if r := do(t, "POST", url+"/approve", a.staff(auth.Supervisor), `{"reason":"ok"}`); r.Status != 409 || r.errCode(t) != "invalid_state" {
+			t.Fatalf("approve after reject: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "POST", url+"/reject", a.staff(auth.Supervisor), `{"reason":"again"}`); r.Status != 409 || r.errCode(t) != "invalid_state" {
+			t.Fatalf("reject twice: %d %s", r.Status, r.Body)
+		}
+		if g := do(t, "GET", url, agent, ""); g.json(t)["status"] != "rejected" {
+			t.Fatalf("get: %s", g.Body)
+		}
+		var entries int64
+		if err := b.DB.Gorm.Table("ledger_transfers").Where("reference = ?", "adj:"+id).Count(&entries).Error; err != nil {
+			t.Fatal(err)
+		}
+		if bal, _ := a.srv.Ledger.Balance(ctx, wallet.ID); entries != 0 || !bal.Posted().IsZero() {
+			t.Fatalf("a rejected adjustment posted: %d entries, balance %v", entries, bal.Posted())
+		}
+		au := do(t, "GET", a.admin.URL+"/admin/v1/audit?target="+id, a.supervisor, "")
+		if !strings.Contains(string(au.Body), `"adjustment.reject"`) {
+			t.Fatalf("no adjustment.reject audit record: %s", au.Body)
+		}
+	})
+}

@@ -84,6 +84,8 @@ func TestOpenAPIAdminConforms(t *testing.T) {
 		adj := send(sup, "/admin/v1/adjustments", "/admin/v1/adjustments", "", 201)["id"].(string)
 		get("/admin/v1/adjustments/" + adj)
 		send(checker, "/admin/v1/adjustments/{id}/approve", "/admin/v1/adjustments/"+adj+"/approve", "", 200)
+		rej := send(sup, "/admin/v1/adjustments", "/admin/v1/adjustments", "", 201)["id"].(string)
+		send(checker, "/admin/v1/adjustments/{id}/reject", "/admin/v1/adjustments/"+rej+"/reject", "", 200)
 		lac := get("/admin/v1/ledger/accounts/" + sub["lac_EXAMPLE"])["id"].(string)
 		get("/admin/v1/ledger/transfers?account_id=" + lac)
 		get("/admin/v1/reconciliation")

@@ -65,6 +65,7 @@ func (s *Server) adminRoutes(r *gin.Engine) {
 	agent.POST("/payments/:id/resolve", s.resolvePayment)
 	viewer.GET("/adjustments/:id", s.getAdjustment)
 	supervisor.POST("/adjustments/:id/approve", s.approveAdjustment)
+	supervisor.POST("/adjustments/:id/reject", s.rejectAdjustment)
 
 	supervisor.POST("/partners", s.createPartner)
 	supervisor.POST("/partners/:id/rotate_key", s.rotatePartnerKey)
