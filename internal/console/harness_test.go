@@ -105,6 +105,13 @@ type env struct {
 func newEnv(t *testing.T, b testenv.Backend) *env {
 	t.Helper()
 	needBrowser(t)
+	return newServers(t, b)
+}
+
+// newServers starts the listeners without needing a browser, for tests
+// that speak HTTP to the console directly.
+func newServers(t *testing.T, b testenv.Backend) *env {
+	t.Helper()
 	v, err := vault.New(testMasterKey)
 	if err != nil {
 		t.Fatal(err)
