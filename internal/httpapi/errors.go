@@ -240,6 +240,8 @@ var errorTable = []mapping{
 	{err: webhook.ErrPrivateURL, code: "url_not_allowed", param: "url"},
 	{err: webhook.ErrInvalidEvents, code: "parameter_invalid", param: "events", message: "The events must be known event types or \"*\"."},
 	{err: webhook.ErrNotFound, code: "resource_missing", message: "No such webhook endpoint."},
+	{err: webhook.ErrDeliveryNotFound, code: "resource_missing", message: "No such webhook delivery."},
+	{err: webhook.ErrDeliveryNotFailed, code: "invalid_state", message: "Only a failed delivery to an enabled endpoint can be retried."},
 	{err: webhook.ErrTooManyEndpoint, code: "endpoint_limit_reached", message: fmt.Sprintf("The partner already has the maximum of %d webhook endpoints.", webhook.MaxEndpoints)},
 	// Data sealed under a key the keyring lacks is an operator error (a key
 	// dropped too early), not the client's and not a bug: 503 with

@@ -303,11 +303,15 @@ func (s store) finish(ctx context.Context, j job, at time.Time, code int, errTex
 
 // Delivery is the state of one event's delivery to one endpoint.
 type Delivery struct {
+	ID             int64
 	EventID        string
 	EndpointID     string
 	Status         string
 	Attempts       int
 	LastStatusCode int
+	LastError      string
+	NextAttemptAt  time.Time
+	CreatedAt      time.Time
 }
 
 // Deliveries lists the deliveries of an event (for tests and support).
@@ -318,9 +322,14 @@ func (s *Service) Deliveries(ctx context.Context, eventID string) ([]Delivery, e
 	}
 	out := make([]Delivery, len(rows))
 	for i, r := range rows {
-		out[i] = Delivery{EventID: r.EventID, EndpointID: r.EndpointID, Status: r.Status, Attempts: r.Attempts, LastStatusCode: r.LastStatusCode}
+		out[i] = r.delivery()
 	}
 	return out, nil
+}
+
+func (r deliveryRow) delivery() Delivery {
+	return Delivery{ID: r.ID, EventID: r.EventID, EndpointID: r.EndpointID, Status: r.Status, Attempts: r.Attempts,
+		LastStatusCode: r.LastStatusCode, LastError: r.LastError, NextAttemptAt: r.NextAttemptAt, CreatedAt: r.CreatedAt}
 }
 
 func marshalEvent(id, typ string, at time.Time, data any) ([]byte, error) {

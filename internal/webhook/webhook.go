@@ -41,6 +41,12 @@ var (
 	ErrInvalidEvents   = errors.New("webhook: events must be known event types or \"*\"")
 	ErrNotFound        = errors.New("webhook: endpoint not found")
 	ErrTooManyEndpoint = errors.New("webhook: at most 16 endpoints per partner")
+	// ErrDeliveryNotFound is a delivery id that does not exist.
+	ErrDeliveryNotFound = errors.New("webhook: delivery not found")
+	// ErrDeliveryNotFailed is a redelivery of a delivery that has not
+	// failed (it is pending, succeeded or cancelled) or whose endpoint is
+	// no longer enabled.
+	ErrDeliveryNotFailed = errors.New("webhook: only a failed delivery to an enabled endpoint can be retried")
 	// ErrHostUnresolvable is an endpoint URL whose host has no address in
 	// DNS (it is an ErrInvalidURL too).
 	ErrHostUnresolvable = fmt.Errorf("%w: host does not resolve", ErrInvalidURL)

@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/testenv"
 	"github.com/inbound-gateway/inbound/internal/vault"
 	"github.com/inbound-gateway/inbound/internal/webhook"
@@ -370,4 +371,73 @@ func TestSigningSecretsAreRandom(t *testing.T) {
 			secrets = append(secrets, raw)
 		}
 	})
+}
+
+// TestRedeliverFailedDelivery: a delivery that gave up, retried, is
+// pending and due again, and the dispatcher delivers it once the endpoint
+// answers; only a failed delivery can be retried.
+func TestRedeliverFailedDelivery(t *testing.T) {
+	b := testenv.Embedded(t)
+	ctx := context.Background()
+	v, _ := vault.New(bytes.Repeat([]byte{9}, 32))
+	clk := testenv.NewClock(time.Now().UTC())
+	svc := webhook.New(b.DB, v, slog.New(slog.NewTextHandler(io.Discard, nil)), webhook.Options{AllowPrivate: true, Now: clk.Now})
+	_, _, _ = auth.NewService(auth.NewStore(b.DB)).CreatePartner(ctx, "ptn_r", "R", "")
+	var up atomic.Bool
+	var delivered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		delivered.Add(1)
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	if _, _, err := svc.CreateEndpoint(ctx, "ptn_r", srv.URL, []string{"*"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	_ = b.DB.Transact(ctx, func(tx *gorm.DB) error {
+		var err error
+		id, err = svc.Emit(tx, "ptn_r", "account.frozen", map[string]string{})
+		return err
+	})
+	for i := 0; i <= len(webhook.Backoff); i++ {
+		if n, err := svc.DispatchOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("round %d: %d %v", i, n, err)
+		}
+		if i < len(webhook.Backoff) {
+			clk.Add(webhook.Backoff[i])
+		}
+	}
+	ds, _ := svc.Deliveries(ctx, id)
+	if len(ds) != 1 || ds[0].Status != "failed" {
+		t.Fatalf("delivery %+v", ds)
+	}
+	failed, err := svc.FailedDeliveries(ctx, ds[0].EndpointID, 10)
+	if err != nil || len(failed) != 1 || failed[0].ID != ds[0].ID || failed[0].LastStatusCode != 503 {
+		t.Fatalf("failed deliveries: %+v %v", failed, err)
+	}
+	thenRan := false
+	d, err := svc.Redeliver(ctx, ds[0].ID, func(_ *db.Tx, d webhook.Delivery) error { thenRan = d.Status == "pending"; return nil })
+	if err != nil || d.Status != "pending" || d.Attempts != 0 || !thenRan {
+		t.Fatalf("redeliver: %+v %v (then ran: %v)", d, err, thenRan)
+	}
+	if _, err := svc.Redeliver(ctx, ds[0].ID); !errors.Is(err, webhook.ErrDeliveryNotFailed) {
+		t.Fatalf("redeliver a pending delivery: %v", err)
+	}
+	if _, err := svc.Redeliver(ctx, 999999); !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		t.Fatalf("redeliver a missing delivery: %v", err)
+	}
+	up.Store(true)
+	if n, err := svc.DispatchOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("dispatch after redeliver: %d %v", n, err)
+	}
+	if got, _ := svc.Delivery(ctx, ds[0].ID); got.Status != "succeeded" || delivered.Load() != 1 {
+		t.Fatalf("after redelivery: %+v, delivered %d", got, delivered.Load())
+	}
+	if _, err := svc.Redeliver(ctx, ds[0].ID); !errors.Is(err, webhook.ErrDeliveryNotFailed) {
+		t.Fatalf("redeliver a succeeded delivery: %v", err)
+	}
 }
