@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/inbound-gateway/inbound/internal/adjustment"
@@ -17,6 +18,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
@@ -348,8 +350,48 @@ func init() {
 			return result{Redirect: visitorURL(v.ID), Done: "The passport claim of " + v.ID + " is released."}, nil
 		}})
 
+	register(&action{Name: "webhook.redeliver", Title: "Retry a failed webhook delivery", Button: "Retry", Role: auth.Supervisor, Fields: []field{reasonField},
+		preview: func(ctx context.Context, c *Console, in *input) ([]string, error) {
+			d, err := c.delivery(ctx, in.Target)
+			if err != nil {
+				return nil, err
+			}
+			if d.Status != "failed" {
+				return nil, withParam(webhook.ErrDeliveryNotFailed, "target")
+			}
+			return []string{"Delivery " + in.Target + " of event " + d.EventID + " to endpoint " + d.EndpointID + " is queued again, due now.",
+				"It gets the whole retry schedule again; its " + strconv.Itoa(d.Attempts) + " earlier attempts stay on record."}, nil
+		},
+		do: func(ctx context.Context, c *Console, in *input) (result, error) {
+			if _, err := c.delivery(ctx, in.Target); err != nil {
+				return result{}, err
+			}
+			id, _ := strconv.ParseInt(in.Target, 10, 64)
+			then := audited(c, in, "webhook.redeliver", func(d webhook.Delivery) (string, audit.Summary) {
+				return in.Target, audit.Summary{Object: "webhook_delivery", ID: in.Target, Status: d.Status, Changed: []string{"status", "attempts", "next_attempt_at"}}
+			})
+			d, err := c.api.Webhooks.Redeliver(ctx, id, then)
+			if err != nil {
+				return result{}, withParam(err, "target")
+			}
+			return result{Redirect: "/console/webhooks/" + url.PathEscape(d.EndpointID), Done: "Delivery " + in.Target + " is queued again."}, nil
+		}})
+
 	registerMoneyActions()
 	registerAccessActions()
+}
+
+// delivery reads the webhook delivery a target names.
+func (c *Console) delivery(ctx context.Context, target string) (webhook.Delivery, error) {
+	id, err := strconv.ParseInt(target, 10, 64)
+	if err != nil || id <= 0 {
+		return webhook.Delivery{}, validation("target", "target must be a delivery id.")
+	}
+	d, err := c.api.Webhooks.Delivery(ctx, id)
+	if err != nil {
+		return webhook.Delivery{}, withParam(err, "target")
+	}
+	return d, nil
 }
 
 // ledgerLine is one side of a transfer that will post.

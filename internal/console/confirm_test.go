@@ -6,15 +6,20 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/db"
+	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/ledger"
 	"github.com/inbound-gateway/inbound/internal/money"
 	"github.com/inbound-gateway/inbound/internal/testenv"
@@ -213,6 +218,86 @@ func TestRejectAdjustmentInConsole(t *testing.T) {
 		}
 		if got := e.auditActions(adj.ID); !slices.Equal(got, []string{"adjustment.reject"}) {
 			t.Fatalf("audit: %v", got)
+		}
+	})
+}
+
+// TestRetryFailedWebhookDelivery: a supervisor sees an endpoint's failed
+// delivery in the console and retries it; it is pending again, audited as
+// webhook.redeliver, and the dispatcher delivers it to the endpoint.
+func TestRetryFailedWebhookDelivery(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b testenv.Backend) {
+		e := newServers(t, b)
+		ctx := context.Background()
+		var up atomic.Bool
+		var delivered atomic.Int64
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if !up.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			delivered.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		defer receiver.Close()
+		ptn, _, err := e.srv.Auth.CreatePartner(ctx, ids.New(ids.Partner), "Hook partner", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, _, err := e.srv.Webhooks.CreateEndpoint(ctx, ptn.ID, receiver.URL, []string{"*"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eventID string
+		if err := b.DB.Transact(ctx, func(tx *db.Tx) error {
+			eventID, err = e.srv.Webhooks.Emit(tx, ptn.ID, "account.frozen", map[string]string{})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.srv.Webhooks.DispatchOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("dispatch: %d %v", n, err)
+		}
+		ds, err := e.srv.Webhooks.Deliveries(ctx, eventID)
+		if err != nil || len(ds) != 1 || ds[0].LastStatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("deliveries: %+v %v", ds, err)
+		}
+		// The remaining day of retries (webhook's own tests walk it) ends
+		// in failed.
+		if err := b.DB.WithContext(ctx).Exec("UPDATE webhook_deliveries SET status = 'failed' WHERE id = ?", ds[0].ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		target := strconv.FormatInt(ds[0].ID, 10)
+
+		_, agentTok := e.staff(auth.Agent, "Ana Agent")
+		agent := e.httpSignIn(agentTok)
+		if _, page := agent.send("GET", "/console/webhooks/"+ep.ID, nil); !strings.Contains(page, `id="failed-deliveries"`) || strings.Contains(page, "retry-form") {
+			t.Fatalf("agent's endpoint page: %s", page)
+		}
+		_, tok := e.staff(auth.Supervisor, "Sam Supervisor")
+		sup := e.httpSignIn(tok)
+		if _, page := sup.send("GET", "/console/webhooks", nil); !strings.Contains(page, "/console/webhooks/"+ep.ID) {
+			t.Fatalf("failing endpoint not linked: %s", page)
+		}
+		if _, page := sup.send("GET", "/console/webhooks/"+ep.ID, nil); !strings.Contains(page, `name="target" value="`+target+`"`) {
+			t.Fatalf("no retry for the failed delivery: %s", page)
+		}
+		confirm := sup.preview("webhook.redeliver", url.Values{"target": {target}, "reason": {"partner fixed their receiver"}})
+		if st, body := sup.send("POST", "/console/act/webhook.redeliver", confirm); st != http.StatusSeeOther {
+			t.Fatalf("retry: %d %s", st, body)
+		}
+		if d, err := e.srv.Webhooks.Delivery(ctx, ds[0].ID); err != nil || d.Status != "pending" {
+			t.Fatalf("after retry: %+v %v", d, err)
+		}
+		if got := e.auditActions(target); !slices.Equal(got, []string{"webhook.redeliver"}) {
+			t.Fatalf("audit: %v", got)
+		}
+		up.Store(true)
+		if n, err := e.srv.Webhooks.DispatchOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("dispatch after retry: %d %v", n, err)
+		}
+		if d, _ := e.srv.Webhooks.Delivery(ctx, ds[0].ID); d.Status != "succeeded" || delivered.Load() != 1 {
+			t.Fatalf("after redelivery: %+v, delivered %d", d, delivered.Load())
 		}
 	})
 }

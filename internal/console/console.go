@@ -94,6 +94,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /console/audit", c.signedIn(c.auditLog))
 	c.mux.HandleFunc("GET /console/audit.csv", c.signedIn(c.auditCSV))
 	c.mux.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
+	c.mux.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhookEndpoint))
 	c.mux.HandleFunc("GET /console/jobs", c.signedIn(c.jobs))
 	c.mux.HandleFunc("GET /console/staff", c.signedIn(c.staffPage))
 	c.mux.HandleFunc("GET /console/act/{action}", c.signedIn(c.actionForm))

@@ -14,6 +14,7 @@ import (
 	"github.com/inbound-gateway/inbound/internal/auth"
 	"github.com/inbound-gateway/inbound/internal/escrow"
 	"github.com/inbound-gateway/inbound/internal/recon"
+	"github.com/inbound-gateway/inbound/internal/webhook"
 	"github.com/inbound-gateway/inbound/kyc"
 	"github.com/inbound-gateway/inbound/prepaid"
 )
@@ -558,6 +559,23 @@ func (c *Console) webhooks(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	c.page(w, r, s, "webhooks", "Failing webhook endpoints", eps)
+}
+
+type webhookEndpointData struct {
+	EndpointID string
+	Failed     []webhook.Delivery
+}
+
+// webhookEndpoint lists an endpoint's failed deliveries, each with a
+// Retry action for supervisors.
+func (c *Console) webhookEndpoint(w http.ResponseWriter, r *http.Request, s session) {
+	id := r.PathValue("id")
+	failed, err := c.api.Webhooks.FailedDeliveries(r.Context(), id, pageSize)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.page(w, r, s, "webhook", "Webhook endpoint "+id, webhookEndpointData{EndpointID: id, Failed: failed})
 }
 
 type jobsData struct {
