@@ -195,6 +195,9 @@ func (c *Console) confirmed(ctx context.Context, s session, a *action, in *input
 	if !live {
 		return result{}, errConfirmationUsed
 	}
+	if hook := afterConfirmCheck.Load(); hook != nil {
+		(*hook)()
+	}
 	res, err := a.do(ctx, c, in)
 	if err != nil || in.confirm.usedIn != nil {
 		return res, err

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/inbound-gateway/inbound/internal/db"
@@ -18,6 +19,10 @@ const confirmTTL = 15 * time.Minute
 // action is done once), has expired, or belongs to another session,
 // action, target or input.
 var errConfirmationUsed = errors.New("console: confirmation already used or expired")
+
+// afterConfirmCheck, when set by a test, runs between the check that a
+// confirmation is live and the action, to hold racing submissions there.
+var afterConfirmCheck atomic.Pointer[func()]
 
 // confirmationRow is a one-time confirmation token of an action's confirm
 // page. Only the token's hash is stored.

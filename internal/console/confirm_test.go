@@ -15,9 +15,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/inbound-gateway/inbound/internal/adjustment"
 	"github.com/inbound-gateway/inbound/internal/auth"
+	"github.com/inbound-gateway/inbound/internal/console"
 	"github.com/inbound-gateway/inbound/internal/db"
 	"github.com/inbound-gateway/inbound/internal/ids"
 	"github.com/inbound-gateway/inbound/internal/ledger"
@@ -142,16 +144,31 @@ func TestConfirmationSubmittedTwiceActsOnce(t *testing.T) {
 			t.Fatalf("adjustments proposed by one confirmation submitted twice: %d", n)
 		}
 
-		// Two submissions racing: one wins, the other is refused.
+		// Submissions racing: every one passes the check that the token is
+		// live before any acts; the write's transaction still lets only
+		// one of them act.
 		confirm = agent.preview("adjustment.propose", form("ticket 2"))
 		var wg sync.WaitGroup
-		codes := make([]int, 2)
+		codes := make([]int, 6)
+		var arrived sync.WaitGroup
+		arrived.Add(len(codes))
+		allIn := make(chan struct{})
+		go func() { arrived.Wait(); close(allIn) }()
+		console.SetAfterConfirmCheck(func() {
+			arrived.Done()
+			select {
+			case <-allIn:
+			case <-time.After(10 * time.Second):
+			}
+		})
+		defer console.SetAfterConfirmCheck(nil)
 		for i := range codes {
 			wg.Go(func() { codes[i], _ = agent.send("POST", "/console/act/adjustment.propose", confirm) })
 		}
 		wg.Wait()
+		console.SetAfterConfirmCheck(nil)
 		slices.Sort(codes)
-		if !slices.Equal(codes, []int{http.StatusSeeOther, http.StatusConflict}) {
+		if want := []int{http.StatusSeeOther, 409, 409, 409, 409, 409}; !slices.Equal(codes, want) {
 			t.Fatalf("racing submissions: %v", codes)
 		}
 		if n := e.count("adjustments", "reason = ?", "ticket 2"); n != 1 {
