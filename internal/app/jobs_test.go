@@ -69,7 +69,8 @@ func TestJobsAreAllListed(t *testing.T) {
 	svc := services(t, testenv.Embedded(t), nil)
 	got := names(svc.Jobs(app.JobOptions{Interval: time.Second}))
 	want := []string{app.JobIdempotencyExpire, app.JobNetworkRepair, app.JobPrepaidRecover, app.JobLedgerExpireHolds,
-		app.JobEscrowAutoRelease, app.JobPrepaidExpire, app.JobSanctionsRescreen, app.JobRetentionErase, app.JobFXPurgeQuotes}
+		app.JobLedgerCheckpoint, app.JobEscrowAutoRelease, app.JobPrepaidExpire, app.JobSanctionsRescreen,
+		app.JobRetentionErase, app.JobFXPurgeQuotes, app.JobWebhookPurgeDelivered}
 	if !slices.Equal(got, want) {
 		t.Fatalf("jobs %v, want %v", got, want)
 	}

@@ -279,7 +279,7 @@ func TestAdjustmentMakerChecker(t *testing.T) {
 		maker.fill("#approve-reason", "I checked it myself")
 		maker.submit("#approve-form button", "#preview")
 		maker.submit("#confirm", "#page-error")
-		maker.contains("#page-error", "must be a different supervisor than the proposer")
+		maker.contains("#page-error", "The approver must be a different supervisor than the proposer.")
 
 		checker := e.person()
 		checker.signIn(checkerTok)

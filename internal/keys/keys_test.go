@@ -68,7 +68,10 @@ func TestColumnsListEverySealedColumn(t *testing.T) {
 // Every package that seals something is one whose columns are listed: a
 // new caller of Seal must add its column to Columns (and this list).
 func TestEverySealCallerIsKnown(t *testing.T) {
-	known := []string{"gateway/binder.go", "kyc/service.go", "internal/webhook/service.go", "internal/idempotency/store.go", "internal/keys/keys.go"}
+	known := []string{"gateway/binder.go", "kyc/service.go", "internal/webhook/service.go", "internal/idempotency/store.go", "internal/keys/keys.go",
+		// inbound seed writes the same sealed columns as kyc (passport),
+		// gateway (PAN) and webhook (endpoint secret).
+		"internal/seed/gen.go", "internal/seed/setup.go"}
 	call := regexp.MustCompile(`\.Seal\(`)
 	var callers []string
 	root := "../.."
